@@ -1,0 +1,158 @@
+// Errors: raftpp::errc values in the "raftpp" std::error_category, and result<T>, a small
+// std::expected-shaped return type. Expected outcomes (a compacted index, a dropped proposal,
+// bad input) are error codes; broken invariants go through RAFTPP_ASSERT.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace raftpp {
+
+enum class errc {
+    // Storage / log (etcd: ErrCompacted, ErrUnavailable, ErrSnapOutOfDate, ...)
+    compacted = 1,
+    unavailable,
+    snap_out_of_date,
+    snapshot_temporarily_unavailable,
+    index_out_of_range,
+    // Node / step
+    proposal_dropped,
+    step_local_msg,
+    step_peer_not_found,
+    invalid_config,
+    invalid_argument,
+    // Durable storage and wire input
+    corrupt_record,
+    malformed_message,
+    io_error,
+};
+
+namespace detail {
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "raftpp"; }
+    std::string message(int c) const override {
+        switch (static_cast<errc>(c)) {
+        case errc::compacted: return "requested index is unavailable due to compaction";
+        case errc::unavailable: return "requested entry at index is unavailable";
+        case errc::snap_out_of_date: return "requested index is older than the existing snapshot";
+        case errc::snapshot_temporarily_unavailable: return "snapshot is temporarily unavailable";
+        case errc::index_out_of_range: return "index out of range";
+        case errc::proposal_dropped: return "raft proposal dropped";
+        case errc::step_local_msg: return "raft: cannot step raft local message";
+        case errc::step_peer_not_found: return "raft: cannot step as peer not found";
+        case errc::invalid_config: return "invalid raft configuration";
+        case errc::invalid_argument: return "invalid argument";
+        case errc::corrupt_record: return "corrupt record";
+        case errc::malformed_message: return "malformed message";
+        case errc::io_error: return "i/o error";
+        }
+        return "unknown raftpp error";
+    }
+};
+}  // namespace detail
+
+inline const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl c;
+    return c;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+// result<T>: either a T or a std::error_code (never an empty error code).
+template <class T>
+class [[nodiscard]] result {
+public:
+    using value_type = T;
+    result(const T& v) : ok_(true) { ::new (&value_) T(v); }
+    result(T&& v) : ok_(true) { ::new (&value_) T(std::move(v)); }
+    result(std::error_code ec) : ok_(false) { ::new (&error_) std::error_code(ec); }
+    result(errc e) : result(make_error_code(e)) {}
+    result(const result& o) : ok_(o.ok_) {
+        if (ok_) ::new (&value_) T(o.value_);
+        else ::new (&error_) std::error_code(o.error_);
+    }
+    result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(o.ok_) {
+        if (ok_) ::new (&value_) T(std::move(o.value_));
+        else ::new (&error_) std::error_code(o.error_);
+    }
+    result& operator=(result o) {
+        this->~result();
+        ::new (this) result(std::move(o));
+        return *this;
+    }
+    ~result() {
+        if (ok_) value_.~T();
+    }
+
+    bool has_value() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    std::error_code error() const noexcept { return ok_ ? std::error_code{} : error_; }
+
+    // Accessing the value of an error result is a programming error: it aborts with the error.
+    T& value() & { check(); return value_; }
+    const T& value() const& { check(); return value_; }
+    T&& value() && { check(); return std::move(value_); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T&& operator*() && { return std::move(*this).value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    template <class U>
+    T value_or(U&& d) const& { return ok_ ? value_ : static_cast<T>(std::forward<U>(d)); }
+
+private:
+    void check() const {
+        if (!ok_) {
+            std::fprintf(stderr, "raftpp: value() on error result: %s\n", error_.message().c_str());
+            std::abort();
+        }
+    }
+    bool ok_;
+    union {
+        T value_;
+        std::error_code error_;
+    };
+};
+
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() noexcept = default;
+    result(std::error_code ec) noexcept : error_(ec) {}
+    result(errc e) noexcept : error_(make_error_code(e)) {}
+    bool has_value() const noexcept { return !error_; }
+    explicit operator bool() const noexcept { return !error_; }
+    std::error_code error() const noexcept { return error_; }
+    void value() const {
+        if (error_) {
+            std::fprintf(stderr, "raftpp: value() on error result: %s\n", error_.message().c_str());
+            std::abort();
+        }
+    }
+
+private:
+    std::error_code error_;
+};
+
+}  // namespace raftpp
+
+template <>
+struct std::is_error_code_enum<raftpp::errc> : std::true_type {};
+
+// Broken invariants (etcd panics) abort with a message; they are never user input errors.
+#define RAFTPP_ASSERT(cond, msg)                                                          \
+    do {                                                                                  \
+        if (!(cond)) [[unlikely]] {                                                       \
+            std::fprintf(stderr, "raftpp: assertion failed at %s:%d: %s (%s)\n", __FILE__, \
+                         __LINE__, #cond, msg);                                           \
+            std::abort();                                                                 \
+        }                                                                                 \
+    } while (0)
