@@ -1,0 +1,352 @@
+// The leader's step function and replication: proposals, append/heartbeat responses,
+// flow control through each peer's progress, snapshots, linearizable reads and leadership
+// transfer (Raft §5.3, §5.4; thesis §3.10, §6.4).
+#pragma once
+
+namespace raftpp {
+
+RAFTPP_RAFT_TEMPLATE
+result<void> RAFTPP_RAFT::step_leader(message& m) {
+    switch (m.type) {
+    case message_type::beat: broadcast_heartbeat(); return {};
+    case message_type::check_quorum:
+        if (auto* self = prs_.progress(id_)) self->recent_active = true;
+        if (!prs_.quorum_active()) {
+            trace(log_level::warning, id_, " stepped down to follower since quorum is not active");
+            become_follower(term_, none);
+        }
+        // Everyone must prove liveness again before the next check.
+        prs_.visit([&](node_id pid, detail::progress& pr) {
+            if (pid != id_) pr.recent_active = false;
+        });
+        return {};
+    case message_type::prop: return leader_propose(m);
+    case message_type::read_index: leader_read_index(m); return {};
+    default: break;
+    }
+
+    detail::progress* pr = prs_.progress(m.from);
+    if (pr == nullptr) {
+        trace(log_level::debug, id_, " no progress available for ", m.from);
+        return {};
+    }
+    switch (m.type) {
+    case message_type::app_resp: leader_append_response(m, *pr); break;
+    case message_type::heartbeat_resp: leader_heartbeat_response(m, *pr); break;
+    case message_type::snap_status:
+        if (pr->state != detail::progress_state::snapshot) break;
+        // On failure forget the pending snapshot, so the next probe may send a new one.
+        if (m.reject) pr->pending_snapshot = 0;
+        pr->become_probe();
+        // Wait for a heartbeat response before probing: the follower may still be applying.
+        pr->probe_sent = true;
+        break;
+    case message_type::unreachable:
+        // Optimistic pipelining would only pile messages onto a dead link.
+        if (pr->state == detail::progress_state::replicate) pr->become_probe();
+        trace(log_level::debug, id_, " failed to send message to ", m.from,
+             " because it is unreachable");
+        break;
+    case message_type::transfer_leader: leader_transfer(m, *pr); break;
+    default: break;
+    }
+    return {};
+}
+
+RAFTPP_RAFT_TEMPLATE
+result<void> RAFTPP_RAFT::leader_propose(message& m) {
+    if (m.entries.empty()) return errc::invalid_argument;
+    // A leader removed from the configuration keeps running until it steps down; it must not
+    // append entries it cannot replicate to itself.
+    if (prs_.progress(id_) == nullptr) return errc::proposal_dropped;
+    if (lead_transferee_ != none) {
+        trace(log_level::debug, id_, " [term ", term_, "] transfer leadership to ",
+             lead_transferee_, " is in progress; dropping proposal");
+        return errc::proposal_dropped;
+    }
+    for (std::size_t i = 0; i < m.entries.size(); ++i) {
+        auto& e = m.entries[i];
+        if (e.type == entry_type::normal) continue;
+        auto cc = decode_conf_change_entry(e);
+        std::string_view refused;
+        const bool already_joint = prs_.is_joint();
+        if (!cc) {
+            refused = "malformed conf change";
+        } else if (pending_conf_index_ > log_.applied()) {
+            refused = "possible unapplied conf change";
+        } else if (already_joint && !cc->leave_joint()) {
+            refused = "must transition out of joint config first";
+        } else if (!already_joint && cc->leave_joint()) {
+            refused = "not in joint state; refusing empty conf change";
+        }
+        if (!refused.empty()) {
+            // Keep the slot (the caller's indices stay valid) but make it a no-op entry.
+            trace(log_level::info, id_, " ignoring conf change at index ",
+                 log_.last_index() + i + 1, ": ", refused);
+            e = entry{};
+        } else {
+            pending_conf_index_ = log_.last_index() + i + 1;
+        }
+    }
+    if (!append_entry(m.entries)) return errc::proposal_dropped;
+    broadcast_append();
+    return {};
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::leader_append_response(const message& m, detail::progress& pr) {
+    pr.recent_active = true;
+    if (m.reject) {
+        // The follower's hint is the last (index, term) its log may share with ours; jump to
+        // our own last entry at or below that term instead of stepping back one by one.
+        index_t next_probe = m.reject_hint;
+        if (m.log_term > 0) next_probe = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
+        if (pr.maybe_decr_to(m.index, next_probe)) {
+            trace(log_level::debug, id_, " decreased progress of ", m.from, " to next ", pr.next);
+            if (pr.state == detail::progress_state::replicate) pr.become_probe();
+            send_append(m.from);
+        }
+        return;
+    }
+    const bool old_paused = pr.is_paused();
+    if (!pr.maybe_update(m.index)) return;
+    switch (pr.state) {
+    case detail::progress_state::probe: pr.become_replicate(); break;
+    case detail::progress_state::snapshot:
+        // The follower caught up past the snapshot (e.g. it applied one from elsewhere):
+        // resume ordinary replication once our log covers what it needs next.
+        if (pr.match + 1 >= log_.first_index()) {
+            pr.become_probe();
+            pr.become_replicate();
+        }
+        break;
+    case detail::progress_state::replicate: pr.inflights.free_le(m.index); break;
+    }
+    if (maybe_commit()) {
+        release_pending_read_index_messages();
+        broadcast_append();
+    } else if (old_paused && m.from != id_) {
+        send_append(m.from);
+    }
+    if (m.from != id_) {
+        // Acks may have freed several inflight slots: fill them (without empty appends).
+        while (maybe_send_append(m.from, false)) {
+        }
+    }
+    if (m.from == lead_transferee_ && pr.match == log_.last_index()) {
+        trace(log_level::info, id_, " sent timeout_now to ", m.from, " after it caught up");
+        send_timeout_now(m.from);
+    }
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::leader_heartbeat_response(const message& m, detail::progress& pr) {
+    pr.recent_active = true;
+    pr.probe_sent = false;
+    // If every append filling the window was lost, nothing would ever free it: a heartbeat
+    // response proves the link works, so free one slot to send again.
+    if (pr.state == detail::progress_state::replicate && pr.inflights.full())
+        pr.inflights.free_first_one();
+    if (pr.match < log_.last_index()) send_append(m.from);
+
+    if (cfg_.read_only != read_only_option::safe || m.context.empty()) return;
+    const auto* acks = read_only_.recv_ack(m.from, m.context);
+    if (acks == nullptr || !prs_.vote_won_by(*acks)) return;
+    for (auto& rs : read_only_.advance(m.context)) {
+        if (auto resp = response_to_read_index(rs.req, rs.index)) send(std::move(*resp));
+    }
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::leader_transfer(const message& m, detail::progress& pr) {
+    if (pr.is_learner) {
+        trace(log_level::debug, id_, " ignored transferring leadership to learner ", m.from);
+        return;
+    }
+    const node_id transferee = m.from;
+    if (lead_transferee_ != none) {
+        if (lead_transferee_ == transferee) {
+            trace(log_level::info, id_, " [term ", term_, "] transfer leadership to ", transferee,
+                 " is in progress, ignores request to same node");
+            return;
+        }
+        abort_leader_transfer();
+    }
+    if (transferee == id_) {
+        trace(log_level::debug, id_, " is already leader; ignored transferring leadership to self");
+        return;
+    }
+    trace(log_level::info, id_, " [term ", term_, "] starts to transfer leadership to ", transferee);
+    // The transfer must finish within an election timeout (tick_heartbeat aborts it).
+    election_elapsed_ = 0;
+    lead_transferee_ = transferee;
+    if (pr.match == log_.last_index()) send_timeout_now(transferee);
+    else send_append(transferee);
+}
+
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
+    detail::progress* pr = prs_.progress(to);
+    if (pr == nullptr || pr->is_paused()) return false;
+    auto prev_term = log_.term(pr->next - 1);
+    auto ents = log_.entries(pr->next, cfg_.max_size_per_msg);
+    if (ents && ents->empty() && !send_if_empty) return false;
+    // The entries (or the term before them) are compacted away: only a snapshot helps.
+    if (!prev_term || !ents) return send_snapshot(to, *pr);
+
+    message m;
+    m.type = message_type::app;
+    m.to = to;
+    m.index = pr->next - 1;
+    m.log_term = *prev_term;
+    m.entries = std::move(*ents);
+    m.commit = log_.committed();
+    if (const std::size_t n = m.entries.size(); n != 0) {
+        switch (pr->state) {
+        case detail::progress_state::replicate: {
+            // Pipelining (optimistic): assume delivery; a rejection moves us back to probe.
+            const index_t last = m.entries[n - 1].index;
+            std::uint64_t bytes = 0;
+            for (const auto& e : m.entries) bytes += payload_size(e);
+            pr->optimistic_update(last);
+            pr->inflights.add(last, bytes);
+            break;
+        }
+        case detail::progress_state::probe: pr->probe_sent = true; break;
+        case detail::progress_state::snapshot:
+            RAFTPP_ASSERT(false, "sending append in snapshot state");
+        }
+    }
+    send(std::move(m));
+    return true;
+}
+
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::send_snapshot(node_id to, detail::progress& pr) {
+    if (!pr.recent_active) {
+        trace(log_level::debug, id_, " ignore sending snapshot to ", to,
+             " since it is not recently active");
+        return false;
+    }
+    auto snap = log_.snapshot();
+    if (!snap) {
+        RAFTPP_ASSERT(snap.error() == errc::snapshot_temporarily_unavailable,
+                      "unexpected error fetching the snapshot");
+        trace(log_level::debug, id_, " failed to send snapshot to ", to,
+             " because snapshot is temporarily unavailable");
+        return false;
+    }
+    RAFTPP_ASSERT(!is_empty(*snap), "need non-empty snapshot");
+    const index_t sindex = snap->metadata.index;
+    trace(log_level::debug, id_, " [firstindex: ", log_.first_index(), ", commit: ",
+         log_.committed(), "] sent snapshot [index: ", sindex, ", term: ", snap->metadata.term,
+         "] to ", to);
+    pr.become_snapshot(sindex);
+    message m;
+    m.type = message_type::snap;
+    m.to = to;
+    m.snapshot = std::move(*snap);
+    send(std::move(m));
+    return true;
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::send_heartbeat(node_id to, const buffer& ctx) {
+    // Never advertise a commit index the follower may not have: it could lack those entries
+    // and would have to commit past its log.
+    const auto* pr = prs_.progress(to);
+    message m;
+    m.type = message_type::heartbeat;
+    m.to = to;
+    m.commit = std::min(pr ? pr->match : 0, log_.committed());
+    m.context = ctx;
+    send(std::move(m));
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::broadcast_append() {
+    prs_.visit([&](node_id pid, detail::progress&) {
+        if (pid != id_) send_append(pid);
+    });
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::broadcast_heartbeat() {
+    broadcast_heartbeat_with_ctx(read_only_.last_pending_request_ctx());
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::broadcast_heartbeat_with_ctx(const buffer& ctx) {
+    prs_.visit([&](node_id pid, detail::progress&) {
+        if (pid != id_) send_heartbeat(pid, ctx);
+    });
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::send_timeout_now(node_id to) {
+    message m;
+    m.type = message_type::timeout_now;
+    m.to = to;
+    send(std::move(m));
+}
+
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::committed_entry_in_current_term() const {
+    return log_.zero_term_on_err_compacted(log_.term(log_.committed())) == term_;
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::leader_read_index(message& m) {
+    if (m.entries.size() != 1) return;  // a read_index carries exactly its context
+    if (prs_.is_singleton()) {
+        // The only voter: the commit index is already linearizable.
+        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
+        return;
+    }
+    // A new leader does not know the commit index until it commits an entry of its own term
+    // (Raft §8, etcd#7331): hold reads until then.
+    if (!committed_entry_in_current_term()) {
+        pending_read_index_messages_.push_back(std::move(m));
+        return;
+    }
+    send_read_index_response(m);
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::release_pending_read_index_messages() {
+    if (pending_read_index_messages_.empty()) return;
+    if (!committed_entry_in_current_term()) return;
+    auto msgs = std::move(pending_read_index_messages_);
+    pending_read_index_messages_.clear();
+    for (auto& m : msgs) send_read_index_response(m);
+}
+
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::send_read_index_response(message& m) {
+    if (cfg_.read_only == read_only_option::safe) {
+        // Confirm we are still leader with a heartbeat round carrying the read's context.
+        const buffer ctx = detail::read_only::context_of(m);
+        read_only_.add_request(log_.committed(), m);
+        read_only_.recv_ack(id_, ctx);
+        broadcast_heartbeat_with_ctx(ctx);
+    } else {
+        // Lease-based: trust check_quorum's lease instead of a round trip (clock dependent).
+        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
+    }
+}
+
+RAFTPP_RAFT_TEMPLATE
+std::optional<message> RAFTPP_RAFT::response_to_read_index(const message& req, index_t read_index) {
+    if (req.from == none || req.from == id_) {
+        read_states_.push_back({read_index, req.entries.front().data});
+        return std::nullopt;
+    }
+    message m;
+    m.type = message_type::read_index_resp;
+    m.to = req.from;
+    m.index = read_index;
+    m.entries = req.entries;
+    return m;
+}
+
+}  // namespace raftpp

@@ -1,0 +1,287 @@
+// raftpp::raw_node — the ready cycle around raft<...> (etcd's RawNode).
+//
+//   auto& rd = node.ready();        // what changed since the last cycle
+//   persist rd.snapshot, rd.hard_state, rd.entries (node.persist(rd) does it through Storage)
+//   apply rd.committed_entries       (conf changes through node.apply_conf_change)
+//   node.advance();                  // sends rd.messages through the Transport, then steps
+//                                    // the responses that waited for durability
+//
+// The durability contract: nothing in rd.messages is sent before advance(), which the
+// application calls only after persisting, so no vote or append response ever leaves this
+// node ahead of the state it vouches for. The ready object is reused from cycle to cycle (its
+// vectors keep their capacity), so a steady-state cycle allocates nothing for bookkeeping.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include <raftpp/raft.hpp>
+
+namespace raftpp {
+
+struct ready {
+    // Set when the leader or role changed since the last cycle.
+    std::optional<raftpp::soft_state> soft_state;
+    // Set (non-empty) when term, vote or commit changed: persist it.
+    raftpp::hard_state hard_state;
+    std::vector<read_state> read_states;
+    // Entries to append to stable storage; valid until advance().
+    std::span<const entry> entries;
+    // A snapshot to apply to storage before the entries (empty when none).
+    raftpp::snapshot snapshot;
+    // Committed entries to apply to the state machine, in order.
+    std::vector<entry> committed_entries;
+    // Sent by advance() through the transport, after the state above is durable.
+    std::vector<message> messages;
+    // Whether the write must be synced (term, vote or entries changed).
+    bool must_sync = false;
+
+    bool contains_updates() const noexcept {
+        return soft_state.has_value() || !is_empty(hard_state) || !read_states.empty() ||
+               !entries.empty() || !is_empty(snapshot) || !committed_entries.empty() ||
+               !messages.empty();
+    }
+};
+
+struct progress_status {
+    node_id id = none;
+    index_t match = 0;
+    index_t next = 0;
+    detail::progress_state state = detail::progress_state::probe;
+    bool is_learner = false;
+    bool recent_active = false;
+    index_t pending_snapshot = 0;
+    std::size_t inflight = 0;
+};
+
+// What etcd's Status() reports: role, term, leader, commit, applied, and (on the leader)
+// every peer's progress.
+struct status {
+    node_id id = none;
+    raftpp::hard_state hard_state;
+    raftpp::soft_state soft_state;
+    index_t applied = 0;
+    node_id lead_transferee = none;
+    std::vector<progress_status> progress;
+};
+
+enum class snapshot_status : std::uint8_t { finish, failure };
+
+template <class Storage, class Transport = vector_transport, class Logger = null_logger>
+class raw_node {
+public:
+    using raft_type = raftpp::raft<Storage, Transport, Logger>;
+
+    // Throws std::system_error(errc::invalid_config) on an invalid config (see raft).
+    raw_node(const config& cfg, Storage& storage, Transport transport = Transport{},
+             Logger logger = Logger{})
+        : raft_(cfg, storage, std::move(transport), std::move(logger)),
+          prev_soft_(raft_.soft_state_now()),
+          prev_hard_(raft_.hard_state_now()) {}
+
+    // Starts a brand-new cluster member (etcd's Bootstrap). Fails with errc::invalid_config
+    // when there are no peers, a peer id is 0 or repeated, or the storage already holds a
+    // log or a configuration (restart instead: construct without bootstrapping).
+    result<void> bootstrap(std::span<const peer> peers) {
+        auto r = raft_.bootstrap(peers);
+        // The bootstrap hard state must be persisted like any other.
+        if (r) prev_hard_ = hard_state{};
+        return r;
+    }
+    result<void> bootstrap(std::initializer_list<peer> peers) {
+        return bootstrap(std::span<const peer>(peers.begin(), peers.size()));
+    }
+
+    void tick() { raft_.tick(); }
+    result<void> campaign() { return raft_.step(local(message_type::hup)); }
+
+    result<void> propose(buffer data) {
+        message m = local(message_type::prop);
+        m.entries.push_back({0, 0, entry_type::normal, std::move(data)});
+        return raft_.step(std::move(m));
+    }
+    result<void> propose_conf_change(const conf_change& cc) {
+        return propose_entry(entry_type::conf_change, encode(cc));
+    }
+    result<void> propose_conf_change(const conf_change_v2& cc) {
+        return propose_entry(entry_type::conf_change_v2, encode(cc));
+    }
+    result<conf_state> apply_conf_change(const conf_change_v2& cc) {
+        return raft_.apply_conf_change(cc);
+    }
+    result<conf_state> apply_conf_change(const conf_change& cc) {
+        return raft_.apply_conf_change(cc.as_v2());
+    }
+
+    // Steps a message received from a peer. Local message types are refused
+    // (errc::step_local_msg), and so are responses from nodes we do not track
+    // (errc::step_peer_not_found).
+    result<void> step(message m) {
+        if (is_local_message(m.type)) return errc::step_local_msg;
+        if (raft_.tracker().progress(m.from) == nullptr && is_response_message(m.type))
+            return errc::step_peer_not_found;
+        return raft_.step(std::move(m));
+    }
+
+    void transfer_leader(node_id transferee) {
+        message m = local(message_type::transfer_leader);
+        m.from = transferee;
+        (void)raft_.step(std::move(m));
+    }
+    void read_index(buffer ctx) {
+        message m = local(message_type::read_index);
+        m.entries.push_back({0, 0, entry_type::normal, std::move(ctx)});
+        (void)raft_.step(std::move(m));
+    }
+    void report_unreachable(node_id id) {
+        message m = local(message_type::unreachable);
+        m.from = id;
+        (void)raft_.step(std::move(m));
+    }
+    void report_snapshot(node_id id, snapshot_status st) {
+        message m = local(message_type::snap_status);
+        m.from = id;
+        m.reject = st == snapshot_status::failure;
+        (void)raft_.step(std::move(m));
+    }
+
+    bool has_ready() const {
+        const auto& r = raft_;
+        if (r.soft_state_now() != prev_soft_) return true;
+        if (auto hs = r.hard_state_now(); !is_empty(hs) && hs != prev_hard_) return true;
+        const auto& log = r.log();
+        if (log.unstable().snapshot.has_value()) return true;
+        if (!log.unstable_entries().empty() || log.has_next_committed_entries()) return true;
+        return !r.messages().empty() || !r.messages_after_append().empty() ||
+               !r.read_states().empty();
+    }
+
+    // Collects what changed. The returned reference stays valid until advance().
+    raftpp::ready& ready() {
+        auto& rd = rd_;
+        auto& log = raft_.log();
+        rd.entries = log.unstable_entries();
+        rd.committed_entries = log.next_committed_entries();
+        rd.snapshot = log.unstable().snapshot ? *log.unstable().snapshot : raftpp::snapshot{};
+        if (auto ss = raft_.soft_state_now(); ss != prev_soft_) {
+            rd.soft_state = ss;
+            prev_soft_ = ss;
+        } else {
+            rd.soft_state.reset();
+        }
+        const auto hs = raft_.hard_state_now();
+        rd.must_sync = !rd.entries.empty() || hs.term != prev_hard_.term || hs.vote != prev_hard_.vote;
+        rd.hard_state = hs != prev_hard_ ? hs : hard_state{};
+        prev_hard_ = hs;
+        std::swap(rd.read_states, raft_.read_states());
+        // Messages that may go now, then those that had to wait for this cycle's persist.
+        // Responses a node owes itself are stepped in advance() instead of being sent.
+        std::swap(rd.messages, raft_.messages());
+        for (auto& m : raft_.messages_after_append()) {
+            if (m.to == raft_.id()) steps_on_advance_.push_back(std::move(m));
+            else rd.messages.push_back(std::move(m));
+        }
+        raft_.messages_after_append().clear();
+        return rd;
+    }
+
+    // Persists a ready through the storage policy (snapshot, hard state, entries).
+    result<void> persist(const raftpp::ready& rd)
+        requires storage_writer<Storage>
+    {
+        auto& st = raft_.log().storage();
+        if (!is_empty(rd.snapshot))
+            if (auto r = st.apply_snapshot(rd.snapshot); !r) return r;
+        if (!is_empty(rd.hard_state))
+            if (auto r = st.set_hard_state(rd.hard_state); !r) return r;
+        if (!rd.entries.empty())
+            if (auto r = st.append(rd.entries); !r) return r;
+        return {};
+    }
+
+    // Call after persisting the last ready and applying its committed entries.
+    void advance() {
+        auto& rd = rd_;
+        if (!rd.entries.empty()) {
+            const entry& last = rd.entries.back();
+            raft_.on_persisted(last.index, last.term);
+        }
+        if (!is_empty(rd.snapshot)) raft_.on_snapshot_persisted(rd.snapshot.metadata.index);
+        for (auto& m : rd.messages) raft_.transport().send(std::move(m));
+        rd.messages.clear();
+        for (auto& m : steps_on_advance_) (void)raft_.step(std::move(m));
+        steps_on_advance_.clear();
+        index_t applied = 0;
+        if (!rd.committed_entries.empty()) applied = rd.committed_entries.back().index;
+        else if (!is_empty(rd.snapshot)) applied = rd.snapshot.metadata.index;
+        raft_.on_applied(applied, rd.committed_entries);
+        rd.entries = {};
+        rd.committed_entries.clear();
+        rd.read_states.clear();
+        rd.snapshot = raftpp::snapshot{};
+    }
+
+    // One whole cycle through the storage policy: persist, apply (conf changes are applied to
+    // the node before `apply` sees them), advance. Returns false when there was nothing to do.
+    template <class Apply>
+    result<bool> process_ready(Apply&& apply)
+        requires storage_writer<Storage>
+    {
+        if (!has_ready()) return false;
+        auto& rd = ready();
+        if (auto r = persist(rd); !r) return r.error();
+        for (const auto& e : rd.committed_entries) {
+            if (e.type != entry_type::normal) {
+                auto cc = decode_conf_change_entry(e);
+                if (cc) (void)apply_conf_change(*cc);
+            }
+            apply(e);
+        }
+        advance();
+        return true;
+    }
+
+    raftpp::status status() const {
+        raftpp::status s;
+        s.id = raft_.id();
+        s.hard_state = raft_.hard_state_now();
+        s.soft_state = raft_.soft_state_now();
+        s.applied = raft_.log().applied();
+        s.lead_transferee = raft_.lead_transferee();
+        if (raft_.role() == role::leader) {
+            raft_.tracker().visit([&](node_id id, const detail::progress& pr) {
+                s.progress.push_back({id, pr.match, pr.next, pr.state, pr.is_learner,
+                                      pr.recent_active, pr.pending_snapshot,
+                                      pr.inflights.count()});
+            });
+        }
+        return s;
+    }
+
+    raft_type& raft() noexcept { return raft_; }
+    const raft_type& raft() const noexcept { return raft_; }
+    Transport& transport() noexcept { return raft_.transport(); }
+
+private:
+    message local(message_type t) const {
+        message m;
+        m.type = t;
+        m.from = raft_.id();
+        return m;
+    }
+    result<void> propose_entry(entry_type t, buffer data) {
+        message m = local(message_type::prop);
+        m.entries.push_back({0, 0, t, std::move(data)});
+        return raft_.step(std::move(m));
+    }
+
+    raft_type raft_;
+    raftpp::soft_state prev_soft_;
+    hard_state prev_hard_;
+    raftpp::ready rd_;
+    std::vector<message> steps_on_advance_;
+};
+
+}  // namespace raftpp
