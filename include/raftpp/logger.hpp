@@ -13,6 +13,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -125,6 +126,8 @@ void append_part(std::string& out, const T& v) {
         out.push_back(v);
     } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
         out.append(std::string_view(v));
+    } else if constexpr (std::is_same_v<U, std::error_code>) {
+        out.append(v.message());
     } else if constexpr (has_adl_to_string<U>) {
         out.append(std::string_view(to_string(v)));
     } else if constexpr (std::is_enum_v<U>) {

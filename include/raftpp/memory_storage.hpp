@@ -46,6 +46,20 @@ public:
         return std::vector<entry>(first, limit_size(first, end, max_size));
     }
 
+    // entries(), appended to `out` without allocating when `out` has the capacity (the
+    // optional storage ability raft_log uses on its replication path).
+    result<void> entries_into(index_t lo, index_t hi, std::uint64_t max_size,
+                              std::vector<entry>& out) const {
+        const index_t off = offset();
+        if (lo <= off) return errc::compacted;
+        if (hi > last() + 1 || lo > hi) return errc::index_out_of_range;
+        if (ents_.size() == 1) return errc::unavailable;
+        auto first = ents_.begin() + static_cast<std::ptrdiff_t>(lo - off);
+        auto end = ents_.begin() + static_cast<std::ptrdiff_t>(hi - off);
+        out.insert(out.end(), first, limit_size(first, end, max_size));
+        return {};
+    }
+
     // The dummy entry keeps the term of first_index() - 1 for the log matching check
     // (Raft §5.3), so i == offset is answerable even though its entry is gone.
     result<term_t> term(index_t i) const {

@@ -22,6 +22,7 @@
 #include <raftpp/conf_change.hpp>
 #include <raftpp/config.hpp>
 #include <raftpp/detail/confchange.hpp>
+#include <raftpp/detail/entry_pool.hpp>
 #include <raftpp/detail/progress_tracker.hpp>
 #include <raftpp/detail/random.hpp>
 #include <raftpp/detail/read_only.hpp>
@@ -86,7 +87,15 @@ public:
     // --- inputs -------------------------------------------------------------------------
     void tick();
     // Steps any message, local or remote (etcd's raft.Step).
-    result<void> step(message m);
+    result<void> step(message&& m) {
+        auto r = step_message(m);
+        // The receiver is done with the entries: give their vector back for reuse.
+        detail::entry_vector_pool::release(std::move(m.entries));
+        return r;
+    }
+    result<void> step(const message& m) { return step(message(m)); }
+    // step() for a message the caller keeps; it may be moved from (e.g. when forwarded).
+    result<void> step_message(message& m);
 
     // Fresh-cluster start (etcd's RawNode.Bootstrap / startNode): term 1, one conf change
     // entry per peer, all committed, peers added to the tracker.
@@ -150,7 +159,7 @@ private:
     // impl/raft_core.ipp
     void load_state(const hard_state& hs);
     void reset(term_t term);
-    void send(message m);
+    void send(message&& m);
     bool append_entry(std::vector<entry>& es);
     bool maybe_commit();
     void tick_election();

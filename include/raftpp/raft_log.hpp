@@ -77,6 +77,8 @@ public:
         return next_committed_entries(max_next_entries_size_);
     }
     std::vector<entry> next_committed_entries(std::uint64_t max_size) const;
+    // The same, appended to `out` (which keeps its capacity across ready cycles).
+    void next_committed_entries_into(std::vector<entry>& out) const;
     // Whether next_committed_entries() would return anything, without copying entries.
     bool has_next_committed_entries() const;
 
@@ -96,6 +98,8 @@ public:
     // Entries [i, last_index() + 1), at most max_size bytes but at least one entry. Empty if
     // i > last_index(); errc::compacted if i < first_index().
     result<std::vector<entry>> entries(index_t i, std::uint64_t max_size) const;
+    // entries(), appended to `out`; on error `out` is left as it was.
+    std::error_code entries_into(index_t i, std::uint64_t max_size, std::vector<entry>& out) const;
 
     // Every entry from first_index() on; retries if a compaction races (etcd allEntries).
     // For tests and debugging.
@@ -106,6 +110,11 @@ public:
     // entry cannot stall replication. errc::compacted if lo < first_index();
     // errc::index_out_of_range if lo > hi or hi > last_index() + 1 (etcd panics on those).
     result<std::vector<entry>> slice(index_t lo, index_t hi, std::uint64_t max_size) const;
+    // slice(), appended to `out`; on error `out` is left as it was. Uses the storage's
+    // optional entries_into(lo, hi, max_size, out) when it has one, so a steady-state read
+    // allocates nothing.
+    std::error_code slice_into(index_t lo, index_t hi, std::uint64_t max_size,
+                               std::vector<entry>& out) const;
 
     // Raft §5.4.1 election restriction: a log ending in (lasti, term) is at least as
     // up-to-date as ours if its last term is higher, or equal with a last index >= ours.

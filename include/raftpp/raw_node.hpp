@@ -97,11 +97,7 @@ public:
     void tick() { raft_.tick(); }
     result<void> campaign() { return raft_.step(local(message_type::hup)); }
 
-    result<void> propose(buffer data) {
-        message m = local(message_type::prop);
-        m.entries.push_back({0, 0, entry_type::normal, std::move(data)});
-        return raft_.step(std::move(m));
-    }
+    result<void> propose(buffer data) { return propose_entry(entry_type::normal, std::move(data)); }
     result<void> propose_conf_change(const conf_change& cc) {
         return propose_entry(entry_type::conf_change, encode(cc));
     }
@@ -118,12 +114,13 @@ public:
     // Steps a message received from a peer. Local message types are refused
     // (errc::step_local_msg), and so are responses from nodes we do not track
     // (errc::step_peer_not_found).
-    result<void> step(message m) {
+    result<void> step(message&& m) {
         if (is_local_message(m.type)) return errc::step_local_msg;
         if (raft_.tracker().progress(m.from) == nullptr && is_response_message(m.type))
             return errc::step_peer_not_found;
         return raft_.step(std::move(m));
     }
+    result<void> step(const message& m) { return step(message(m)); }
 
     void transfer_leader(node_id transferee) {
         message m = local(message_type::transfer_leader);
@@ -163,7 +160,8 @@ public:
         auto& rd = rd_;
         auto& log = raft_.log();
         rd.entries = log.unstable_entries();
-        rd.committed_entries = log.next_committed_entries();
+        rd.committed_entries.clear();
+        log.next_committed_entries_into(rd.committed_entries);
         rd.snapshot = log.unstable().snapshot ? *log.unstable().snapshot : raftpp::snapshot{};
         if (auto ss = raft_.soft_state_now(); ss != prev_soft_) {
             rd.soft_state = ss;
@@ -271,10 +269,19 @@ private:
         m.from = raft_.id();
         return m;
     }
+    // Proposals go through one reused message, so proposing allocates nothing of its own.
     result<void> propose_entry(entry_type t, buffer data) {
-        message m = local(message_type::prop);
-        m.entries.push_back({0, 0, t, std::move(data)});
-        return raft_.step(std::move(m));
+        // Only these fields are ever set on prop_; stepping may move from it (forwarding),
+        // which leaves the rest at their defaults.
+        prop_.type = message_type::prop;
+        prop_.from = raft_.id();
+        prop_.to = none;
+        prop_.term = 0;
+        prop_.entries.clear();
+        prop_.entries.push_back({0, 0, t, std::move(data)});
+        auto r = raft_.step_message(prop_);
+        prop_.entries.clear();
+        return r;
     }
 
     raft_type raft_;
@@ -282,6 +289,7 @@ private:
     hard_state prev_hard_;
     raftpp::ready rd_;
     std::vector<message> steps_on_advance_;
+    message prop_;
 };
 
 }  // namespace raftpp

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -110,12 +111,21 @@ struct message {
     index_t index = 0;
     std::vector<entry> entries;
     index_t commit = 0;
-    raftpp::snapshot snapshot;
+    // Set on snap messages only. Shared and immutable: a message is moved several times on
+    // its way and may be copied (retries, duplicates); the snapshot's bytes never are.
+    std::shared_ptr<const raftpp::snapshot> snapshot;
     bool reject = false;
     index_t reject_hint = 0;
     buffer context;
 
-    friend bool operator==(const message&, const message&) = default;
+    friend bool operator==(const message& a, const message& b) {
+        const bool same_snap = a.snapshot == b.snapshot ||
+                               (a.snapshot && b.snapshot && *a.snapshot == *b.snapshot);
+        return same_snap && a.type == b.type && a.to == b.to && a.from == b.from &&
+               a.term == b.term && a.log_term == b.log_term && a.index == b.index &&
+               a.entries == b.entries && a.commit == b.commit && a.reject == b.reject &&
+               a.reject_hint == b.reject_hint && a.context == b.context;
+    }
 };
 
 inline std::string_view to_string(message_type t) noexcept {

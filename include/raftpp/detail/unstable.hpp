@@ -68,7 +68,8 @@ struct unstable {
         // capacity is reused by the next append. Erasing destroys the entries, so their
         // payloads are released now; only the array itself is kept.
         const std::size_t used = entries.size();
-        entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(i + 1 - offset));
+        const auto n = static_cast<std::ptrdiff_t>(i + 1 - offset);
+        entries.erase(entries.begin(), entries.begin() + n);
         offset = i + 1;
         shrink_entries_array(used);
     }

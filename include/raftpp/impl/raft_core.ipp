@@ -126,7 +126,7 @@ bool RAFTPP_RAFT::promotable() const {
 }
 
 RAFTPP_RAFT_TEMPLATE
-void RAFTPP_RAFT::send(message m) {
+void RAFTPP_RAFT::send(message&& m) {
     m.from = id_;
     const bool vote_like = m.type == message_type::vote || m.type == message_type::vote_resp ||
                            m.type == message_type::pre_vote ||

@@ -5,7 +5,7 @@
 namespace raftpp {
 
 RAFTPP_RAFT_TEMPLATE
-result<void> RAFTPP_RAFT::step(message m) {
+result<void> RAFTPP_RAFT::step_message(message& m) {
     if (!step_term_checks(m)) return {};
     switch (m.type) {
     case message_type::hup:

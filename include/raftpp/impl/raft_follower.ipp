@@ -167,11 +167,15 @@ void RAFTPP_RAFT::handle_heartbeat(const message& m) {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::handle_snapshot(const message& m) {
-    const auto& meta = m.snapshot.metadata;
     message r;
+    if (!m.snapshot) {
+        trace(log_level::error, id_, " ignored snap message without a snapshot from ", m.from);
+        return;
+    }
+    const auto& meta = m.snapshot->metadata;
     r.type = message_type::app_resp;
     r.to = m.from;
-    if (restore(m.snapshot)) {
+    if (restore(*m.snapshot)) {
         trace(log_level::info, id_, " [commit: ", log_.committed(), "] restored snapshot [index: ",
              meta.index, ", term: ", meta.term, "]");
         r.index = log_.last_index();

@@ -189,17 +189,24 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
     detail::progress* pr = prs_.progress(to);
     if (pr == nullptr || pr->is_paused()) return false;
     auto prev_term = log_.term(pr->next - 1);
-    auto ents = log_.entries(pr->next, cfg_.max_size_per_msg);
-    if (ents && ents->empty() && !send_if_empty) return false;
+    std::vector<entry> ents = detail::entry_vector_pool::acquire();
+    const auto ec = log_.entries_into(pr->next, cfg_.max_size_per_msg, ents);
+    if (!ec && ents.empty() && !send_if_empty) {
+        detail::entry_vector_pool::release(std::move(ents));
+        return false;
+    }
     // The entries (or the term before them) are compacted away: only a snapshot helps.
-    if (!prev_term || !ents) return send_snapshot(to, *pr);
+    if (!prev_term || ec) {
+        detail::entry_vector_pool::release(std::move(ents));
+        return send_snapshot(to, *pr);
+    }
 
     message m;
     m.type = message_type::app;
     m.to = to;
     m.index = pr->next - 1;
     m.log_term = *prev_term;
-    m.entries = std::move(*ents);
+    m.entries = std::move(ents);
     m.commit = log_.committed();
     if (const std::size_t n = m.entries.size(); n != 0) {
         switch (pr->state) {
@@ -245,7 +252,7 @@ bool RAFTPP_RAFT::send_snapshot(node_id to, detail::progress& pr) {
     message m;
     m.type = message_type::snap;
     m.to = to;
-    m.snapshot = std::move(*snap);
+    m.snapshot = std::make_shared<const snapshot>(std::move(*snap));
     send(std::move(m));
     return true;
 }

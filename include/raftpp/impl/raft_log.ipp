@@ -5,43 +5,26 @@
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
 
+#include <raftpp/logger.hpp>
 #include <raftpp/raft_log.hpp>
 
 namespace raftpp {
-
-namespace detail {
-
-// Text for a RAFTPP_ASSERT message: string pieces, integers and error codes, concatenated.
-// Only evaluated on the failure path.
-inline void append_log_text(std::string& out, std::string_view s) { out += s; }
-inline void append_log_text(std::string& out, const std::error_code& ec) { out += ec.message(); }
-template <std::integral I>
-void append_log_text(std::string& out, I v) {
-    out += std::to_string(v);
-}
-template <class... Args>
-std::string log_text(const Args&... args) {
-    std::string out;
-    (append_log_text(out, args), ...);
-    return out;
-}
-
-}  // namespace detail
 
 template <storage_reader Storage>
 raft_log<Storage>::raft_log(Storage& storage, std::uint64_t max_next_entries_size)
     : storage_(&storage), max_next_entries_size_(max_next_entries_size) {
     auto first = storage_->first_index();
     RAFTPP_ASSERT(first.has_value(),
-                  detail::log_text("raft_log: storage.first_index(): ", first.error()).c_str());
+                  detail::concat("raft_log: storage.first_index(): ", first.error()).c_str());
     auto last = storage_->last_index();
     RAFTPP_ASSERT(last.has_value(),
-                  detail::log_text("raft_log: storage.last_index(): ", last.error()).c_str());
+                  detail::concat("raft_log: storage.last_index(): ", last.error()).c_str());
     unstable_.offset = *last + 1;
     // Everything up to the last compaction was committed and applied before it was compacted.
     committed_ = *first - 1;
@@ -61,10 +44,10 @@ std::optional<index_t> raft_log<Storage>::maybe_append(index_t index, term_t log
     const index_t last_new = index + ents.size();
     const index_t ci = find_conflict(ents);
     if (ci != 0) {
-        RAFTPP_ASSERT(ci > committed_, detail::log_text("entry ", ci,
-                                                         " conflict with committed entry [committed(",
-                                                         committed_, ")]")
-                                           .c_str());
+        RAFTPP_ASSERT(ci > committed_,
+                      detail::concat("entry ", ci, " conflict with committed entry [committed(",
+                                     committed_, ")]")
+                          .c_str());
         append(ents.subspan(ci - (index + 1)));
     }
     // Only what this message proves we hold can be committed: the leader's commit index may
@@ -79,8 +62,8 @@ index_t raft_log<Storage>::append(std::span<const entry> ents) {
     if (ents.empty()) return last_index();
     // Written as index > committed so that an index of 0 cannot wrap around.
     RAFTPP_ASSERT(ents.front().index > committed_,
-                  detail::log_text("after(", ents.front().index - 1,
-                                   ") is out of range [committed(", committed_, ")]")
+                  detail::concat("after(", ents.front().index - 1,
+                                 ") is out of range [committed(", committed_, ")]")
                       .c_str());
     unstable_.truncate_and_append(ents);
     return last_index();
@@ -113,10 +96,18 @@ std::vector<entry> raft_log<Storage>::next_committed_entries(std::uint64_t max_s
     if (committed_ + 1 <= off) return {};
     auto ents = slice(off, committed_ + 1, max_size);
     RAFTPP_ASSERT(ents.has_value(),
-                  detail::log_text("unexpected error when getting unapplied entries: ",
-                                   ents.error())
+                  detail::concat("unexpected error when getting unapplied entries: ", ents.error())
                       .c_str());
     return std::move(ents).value();
+}
+
+template <storage_reader Storage>
+void raft_log<Storage>::next_committed_entries_into(std::vector<entry>& out) const {
+    const index_t off = std::max(applied_ + 1, first_index());
+    if (committed_ + 1 <= off) return;
+    auto ec = slice_into(off, committed_ + 1, max_next_entries_size_, out);
+    RAFTPP_ASSERT(!ec, detail::concat("unexpected error when getting unapplied entries: ", ec)
+                           .c_str());
 }
 
 template <storage_reader Storage>
@@ -136,7 +127,7 @@ index_t raft_log<Storage>::first_index() const {
     if (auto i = unstable_.maybe_first_index()) return *i;
     auto r = storage_->first_index();
     RAFTPP_ASSERT(r.has_value(),
-                  detail::log_text("raft_log: storage.first_index(): ", r.error()).c_str());
+                  detail::concat("raft_log: storage.first_index(): ", r.error()).c_str());
     return *r;
 }
 
@@ -145,7 +136,7 @@ index_t raft_log<Storage>::last_index() const {
     if (auto i = unstable_.maybe_last_index()) return *i;
     auto r = storage_->last_index();
     RAFTPP_ASSERT(r.has_value(),
-                  detail::log_text("raft_log: storage.last_index(): ", r.error()).c_str());
+                  detail::concat("raft_log: storage.last_index(): ", r.error()).c_str());
     return *r;
 }
 
@@ -153,7 +144,7 @@ template <storage_reader Storage>
 term_t raft_log<Storage>::last_term() const {
     auto t = term(last_index());
     RAFTPP_ASSERT(t.has_value(),
-                  detail::log_text("unexpected error when getting the last term: ", t.error())
+                  detail::concat("unexpected error when getting the last term: ", t.error())
                       .c_str());
     return *t;
 }
@@ -168,7 +159,7 @@ result<term_t> raft_log<Storage>::term(index_t i) const {
     if (auto t = unstable_.maybe_term(i)) return *t;
     auto t = storage_->term(i);
     if (t.has_value() || t.error() == errc::compacted || t.error() == errc::unavailable) return t;
-    RAFTPP_ASSERT(false, detail::log_text("raft_log: storage.term(", i, "): ", t.error()).c_str());
+    RAFTPP_ASSERT(false, detail::concat("raft_log: storage.term(", i, "): ", t.error()).c_str());
     return t.error();
 }
 
@@ -180,54 +171,84 @@ result<std::vector<entry>> raft_log<Storage>::entries(index_t i, std::uint64_t m
 }
 
 template <storage_reader Storage>
+std::error_code raft_log<Storage>::entries_into(index_t i, std::uint64_t max_size,
+                                                std::vector<entry>& out) const {
+    const index_t last = last_index();
+    if (i > last) return {};
+    return slice_into(i, last + 1, max_size, out);
+}
+
+template <storage_reader Storage>
 std::vector<entry> raft_log<Storage>::all_entries() const {
     for (;;) {
         auto ents = entries(first_index(), no_limit);
         if (ents.has_value()) return std::move(ents).value();
         // Storage was compacted between first_index() and the read: read again.
         RAFTPP_ASSERT(ents.error() == errc::compacted,
-                      detail::log_text("all_entries: ", ents.error()).c_str());
+                      detail::concat("all_entries: ", ents.error()).c_str());
     }
 }
 
 template <storage_reader Storage>
 result<std::vector<entry>> raft_log<Storage>::slice(index_t lo, index_t hi,
                                                     std::uint64_t max_size) const {
-    if (auto ec = check_out_of_bounds(lo, hi)) return ec;
     std::vector<entry> ents;
-    if (lo == hi) return ents;
+    if (auto ec = slice_into(lo, hi, max_size, ents)) return ec;
+    return ents;
+}
+
+template <storage_reader Storage>
+std::error_code raft_log<Storage>::slice_into(index_t lo, index_t hi, std::uint64_t max_size,
+                                              std::vector<entry>& out) const {
+    if (auto ec = check_out_of_bounds(lo, hi)) return ec;
+    if (lo == hi) return {};
+    const std::size_t base = out.size();
     const index_t offset = unstable_.offset;
     if (lo < offset) {
         // [lo, min(hi, offset)) is stable.
         const index_t stored_hi = std::min(hi, offset);
-        auto stored = storage_->entries(lo, stored_hi, max_size);
-        if (!stored) {
-            if (stored.error() == errc::compacted) return stored.error();
+        std::error_code ec;
+        if constexpr (requires { storage_->entries_into(lo, stored_hi, max_size, out); }) {
+            auto r = storage_->entries_into(lo, stored_hi, max_size, out);
+            if (!r) ec = r.error();
+        } else {
+            auto stored = storage_->entries(lo, stored_hi, max_size);
+            if (!stored) {
+                ec = stored.error();
+            } else if (out.empty() && out.capacity() < stored->size()) {
+                out = std::move(stored).value();  // take storage's array: no second allocation
+            } else {
+                out.insert(out.end(), std::make_move_iterator(stored->begin()),
+                           std::make_move_iterator(stored->end()));
+            }
+        }
+        if (ec) {
+            out.resize(base);
+            if (ec == errc::compacted) return ec;
             // A range inside [first_index(), last_index()] that storage does not have means
             // storage lost entries the log was told are stable.
-            RAFTPP_ASSERT(false, detail::log_text("entries[", lo, ",", stored_hi,
-                                                  ") is unavailable from storage: ",
-                                                  stored.error())
+            RAFTPP_ASSERT(false, detail::concat("entries[", lo, ",", stored_hi,
+                                                ") is unavailable from storage: ", ec)
                                      .c_str());
         }
-        ents = std::move(stored).value();
         // Storage stopped early at the size limit: the unstable part cannot fit either.
-        if (ents.size() < stored_hi - lo) return ents;
+        if (out.size() - base < stored_hi - lo) return {};
     }
     if (hi > offset) {
         // Copy only the prefix of [max(lo, offset), hi) that fits, applying etcd's limitSize
         // to the combined slice: the first entry always, then while the total is <= max_size.
         const auto tail = unstable_.slice(std::max(lo, offset), hi);
         std::uint64_t size = 0;
-        for (const entry& e : ents) size += entry_size(e);
+        for (std::size_t i = base; i < out.size(); ++i) size += entry_size(out[i]);
+        const bool none_yet = out.size() == base;
         std::size_t n = 0;
         for (; n < tail.size(); ++n) {
             size += entry_size(tail[n]);
-            if (size > max_size && !(ents.empty() && n == 0)) break;
+            if (size > max_size && !(none_yet && n == 0)) break;
         }
-        ents.insert(ents.end(), tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(n));
+        out.insert(out.end(), tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(n));
     }
-    return ents;
+    return {};
 }
 
 template <storage_reader Storage>
@@ -255,8 +276,8 @@ bool raft_log<Storage>::maybe_commit(index_t max_index, term_t term) {
     if (max_index > committed_ && zero_term_on_err_compacted(this->term(max_index)) == term) {
         auto r = commit_to(max_index);
         RAFTPP_ASSERT(r.has_value(),
-                      detail::log_text("maybe_commit: tocommit(", max_index,
-                                       ") is out of range [lastIndex(", last_index(), ")]")
+                      detail::concat("maybe_commit: tocommit(", max_index,
+                                     ") is out of range [lastIndex(", last_index(), ")]")
                           .c_str());
         return true;
     }
@@ -290,7 +311,7 @@ template <storage_reader Storage>
 term_t raft_log<Storage>::zero_term_on_err_compacted(result<term_t> r) const {
     if (r.has_value()) return *r;
     RAFTPP_ASSERT(r.error() == errc::compacted,
-                  detail::log_text("unexpected error: ", r.error()).c_str());
+                  detail::concat("unexpected error: ", r.error()).c_str());
     return 0;
 }
 
