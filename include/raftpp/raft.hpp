@@ -187,6 +187,7 @@ private:
     void send_append(node_id to) { maybe_send_append(to, true); }
     bool maybe_send_append(node_id to, bool send_if_empty);
     bool send_snapshot(node_id to, detail::progress& pr);
+    bool raise_pending_commit(node_id to);
     void send_heartbeat(node_id to, const buffer& ctx);
     void broadcast_append();
     void broadcast_heartbeat();

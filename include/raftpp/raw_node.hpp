@@ -162,7 +162,9 @@ public:
         rd.entries = log.unstable_entries();
         rd.committed_entries.clear();
         log.next_committed_entries_into(rd.committed_entries);
-        rd.snapshot = log.unstable().snapshot ? *log.unstable().snapshot : raftpp::snapshot{};
+        // advance() leaves rd.snapshot empty; assigning only when there is one keeps a
+        // steady-state cycle from touching the conf_state vectors.
+        if (log.unstable().snapshot) rd.snapshot = *log.unstable().snapshot;
         if (auto ss = raft_.soft_state_now(); ss != prev_soft_) {
             rd.soft_state = ss;
             prev_soft_ = ss;
@@ -218,7 +220,7 @@ public:
         rd.entries = {};
         rd.committed_entries.clear();
         rd.read_states.clear();
-        rd.snapshot = raftpp::snapshot{};
+        if (!is_empty(rd.snapshot)) rd.snapshot = raftpp::snapshot{};
     }
 
     // One whole cycle through the storage policy: persist, apply (conf changes are applied to

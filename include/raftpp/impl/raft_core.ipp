@@ -163,7 +163,16 @@ bool RAFTPP_RAFT::append_entry(std::vector<entry>& es) {
     }
     li = log_.append(es);
     // The leader acks its own entries only once they are durable: this response is delivered
-    // back to it by the ready cycle after the append is persisted.
+    // back to it by the ready cycle after the append is persisted. One ack covers every
+    // append of a cycle, so a batch of proposals queues one self-ack, not one each.
+    if (!msgs_after_append_.empty()) {
+        message& last = msgs_after_append_.back();
+        if (last.type == message_type::app_resp && last.to == id_ && last.term == term_ &&
+            !last.reject) {
+            last.index = li;
+            return true;
+        }
+    }
     message self_ack;
     self_ack.type = message_type::app_resp;
     self_ack.to = id_;

@@ -195,6 +195,10 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
         detail::entry_vector_pool::release(std::move(ents));
         return false;
     }
+    if (!ec && ents.empty() && prev_term && raise_pending_commit(to)) {
+        detail::entry_vector_pool::release(std::move(ents));
+        return true;
+    }
     // The entries (or the term before them) are compacted away: only a snapshot helps.
     if (!prev_term || ec) {
         detail::entry_vector_pool::release(std::move(ents));
@@ -226,6 +230,22 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
     }
     send(std::move(m));
     return true;
+}
+
+// A commit-only append to `to` adds nothing when an append to it is still queued (nothing
+// leaves before the ready cycle): raise that message's commit instead. A batch of acks that
+// advances the commit index many times then costs one message per follower, not one per
+// advance. Only the last few queued messages are looked at, which is where it would be.
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::raise_pending_commit(node_id to) {
+    std::size_t looked = 0;
+    for (auto it = msgs_.rbegin(); it != msgs_.rend() && looked < 8; ++it, ++looked) {
+        if (it->to != to) continue;
+        if (it->type != message_type::app || it->term != term_) return false;
+        it->commit = std::max(it->commit, log_.committed());
+        return true;
+    }
+    return false;
 }
 
 RAFTPP_RAFT_TEMPLATE

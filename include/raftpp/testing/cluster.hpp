@@ -300,8 +300,6 @@ public:
     // The config id's current raw_node was constructed with.
     config config_of(node_id id) const { return make_config(id, at(id).incarnation); }
     network& net() noexcept { return *net_; }
-        c.id = id;
-        c.seed = derive_seed(opts_.seed, id, incarnation);
     const network& net() const noexcept { return *net_; }
     const cluster_stats& stats() const noexcept { return stats_; }
 
