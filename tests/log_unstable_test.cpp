@@ -262,7 +262,8 @@ TEST_CASE("unstable gives back a large array only after a run of small rounds",
 
     SECTION("alternating big and small rounds keep the array") {
         const entry* data = u.entries.data();
-        for (int k = 0; k < 4 * int(unstable::shrink_after_rounds); ++k) round(k % 8 == 0 ? big : 1);
+        for (int k = 0; k < 4 * int(unstable::shrink_after_rounds); ++k)
+            round(k % 8 == 0 ? big : 1);
         CHECK(u.entries.data() == data);
     }
     SECTION("a run of small rounds gives it back") {

@@ -1,6 +1,7 @@
 // raft_log<memory_storage>, ported from etcd raft 3.4 log_test.go (TestFindConflictByTerm from
-// etcd raft 3.5+); the unstable-tail tests are in log_unstable_test.cpp. Where etcd panics and raftpp returns an error, the error is checked; where
-// raftpp asserts too, a forked child checks that it aborts with the expected message.
+// etcd raft 3.5+); the unstable-tail tests are in log_unstable_test.cpp. Where etcd panics and
+// raftpp returns an error, the error is checked; where raftpp asserts too, a forked child
+// checks that it aborts with the expected message.
 #include <catch2/catch.hpp>
 
 #include <raftpp/memory_storage.hpp>
@@ -355,7 +356,8 @@ TEST_CASE("next_committed_entries is size limited but returns at least one entry
           "[raft_log]") {
     // Entries 1..3 stable, 4..6 unstable, each entry_size() == 16 + 4 bytes.
     std::vector<entry> ents;
-    for (index_t i = 1; i <= 6; ++i) ents.push_back(entry{1, i, entry_type::normal, buffer("data")});
+    for (index_t i = 1; i <= 6; ++i)
+        ents.push_back(entry{1, i, entry_type::normal, buffer("data")});
     const std::uint64_t sz = entry_size(ents[0]);
     struct tc_t {
         std::string_view name;
@@ -379,7 +381,8 @@ TEST_CASE("next_committed_entries is size limited but returns at least one entry
         CHECK(l.max_next_entries_size() == 2 * sz + 1);
         l.append(std::span(ents).subspan(3));
         REQUIRE(l.commit_to(5));
-        auto got = tc.max_size ? l.next_committed_entries(*tc.max_size) : l.next_committed_entries();
+        auto got =
+            tc.max_size ? l.next_committed_entries(*tc.max_size) : l.next_committed_entries();
         REQUIRE_FALSE(got.empty());
         CHECK(got.front().index == 1);
         CHECK(got.back().index == tc.want_last);
@@ -548,7 +551,8 @@ TEST_CASE("slice combines storage and unstable entries within a size limit", "[r
     const std::uint64_t sz = entry_size(ent(half, half));
     memory_storage s;
     REQUIRE(s.apply_snapshot(snap(offset, 0)));
-    for (index_t i = 1; i < num / 2; ++i) REQUIRE(s.append(std::vector{ent(offset + i, offset + i)}));
+    for (index_t i = 1; i < num / 2; ++i)
+        REQUIRE(s.append(std::vector{ent(offset + i, offset + i)}));
     log_t l(s);
     for (index_t i = num / 2; i < num; ++i) l.append(std::vector{ent(offset + i, offset + i)});
     REQUIRE(l.unstable().offset == half);
@@ -614,4 +618,50 @@ TEST_CASE("entries past the last index is empty, not an error", "[raft_log]") {
     CHECK(e->empty());
     CHECK(l.entries(0, no_limit).error() == errc::compacted);
     CHECK(l.entries(2, no_limit)->size() == 1);
+}
+
+// A storage with only the storage_reader members, so raft_log takes its generic path rather
+// than memory_storage's entries_into().
+struct reader_only_storage {
+    const memory_storage* s;
+    result<initial_state_t> initial_state() const { return s->initial_state(); }
+    result<std::vector<entry>> entries(index_t lo, index_t hi, std::uint64_t max) const {
+        return s->entries(lo, hi, max);
+    }
+    result<term_t> term(index_t i) const { return s->term(i); }
+    result<index_t> first_index() const { return s->first_index(); }
+    result<index_t> last_index() const { return s->last_index(); }
+    result<raftpp::snapshot> snapshot() const { return s->snapshot(); }
+};
+
+TEST_CASE("slice_into appends to out, or leaves it alone on error", "[raft_log]") {
+    memory_storage s;
+    REQUIRE(s.apply_snapshot(snap(2, 1)));
+    REQUIRE(s.append(std::vector{ent(3, 1), ent(4, 1), ent(5, 2)}));
+    reader_only_storage plain{&s};
+    log_t fast(s);
+    raft_log<reader_only_storage> generic(plain);
+    fast.append(std::vector{ent(6, 2), ent(7, 3)});
+    generic.append(std::vector{ent(6, 2), ent(7, 3)});
+    const std::uint64_t sz = entry_size(ent(1, 1));
+    const std::uint64_t limits[] = {0, sz, 2 * sz, 3 * sz + 1, no_limit};
+    for (index_t lo = 3; lo <= 8; ++lo)
+        for (index_t hi = lo; hi <= 8; ++hi)
+            for (auto limit : limits) {
+                CAPTURE(lo, hi, limit);
+                std::vector<entry> a{ent(99, 9)}, b{ent(99, 9)};
+                CHECK_FALSE(fast.slice_into(lo, hi, limit, a));
+                CHECK_FALSE(generic.slice_into(lo, hi, limit, b));
+                CHECK(a == b);
+                REQUIRE(a.size() >= 1 + (hi > lo ? 1 : 0));
+                CHECK(a.front() == ent(99, 9));  // appended after what was there
+                CHECK(*fast.slice(lo, hi, limit) ==
+                      std::vector<entry>(a.begin() + 1, a.end()));
+            }
+    std::vector<entry> out{ent(99, 9)};
+    CHECK(fast.slice_into(2, 4, no_limit, out) == errc::compacted);
+    CHECK(generic.slice_into(4, 9, no_limit, out) == errc::index_out_of_range);
+    CHECK(out == std::vector{ent(99, 9)});
+    CHECK_FALSE(fast.entries_into(8, no_limit, out));  // past the end: nothing appended
+    CHECK(out.size() == 1);
 }

@@ -25,39 +25,39 @@ struct initial_state_t {
 namespace detail {
 template <class S>
 concept has_initial_state = requires(const S& s) {
-    { s.initial_state() } -> std::convertible_to<result<initial_state_t>>;
+    { s.initial_state() } -> std::same_as<result<initial_state_t>>;
 };
 template <class S>
 concept has_entries = requires(const S& s, index_t i, std::uint64_t n) {
-    { s.entries(i, i, n) } -> std::convertible_to<result<std::vector<entry>>>;
+    { s.entries(i, i, n) } -> std::same_as<result<std::vector<entry>>>;
 };
 template <class S>
 concept has_term = requires(const S& s, index_t i) {
-    { s.term(i) } -> std::convertible_to<result<term_t>>;
+    { s.term(i) } -> std::same_as<result<term_t>>;
 };
 template <class S>
 concept has_first_index = requires(const S& s) {
-    { s.first_index() } -> std::convertible_to<result<index_t>>;
+    { s.first_index() } -> std::same_as<result<index_t>>;
 };
 template <class S>
 concept has_last_index = requires(const S& s) {
-    { s.last_index() } -> std::convertible_to<result<index_t>>;
+    { s.last_index() } -> std::same_as<result<index_t>>;
 };
 template <class S>
 concept has_snapshot = requires(const S& s) {
-    { s.snapshot() } -> std::convertible_to<result<raftpp::snapshot>>;
+    { s.snapshot() } -> std::same_as<result<raftpp::snapshot>>;
 };
 template <class S>
 concept has_append = requires(S& s, std::span<const entry> es) {
-    { s.append(es) } -> std::convertible_to<result<void>>;
+    { s.append(es) } -> std::same_as<result<void>>;
 };
 template <class S>
 concept has_set_hard_state = requires(S& s, const hard_state& hs) {
-    { s.set_hard_state(hs) } -> std::convertible_to<result<void>>;
+    { s.set_hard_state(hs) } -> std::same_as<result<void>>;
 };
 template <class S>
 concept has_apply_snapshot = requires(S& s, const raftpp::snapshot& snap) {
-    { s.apply_snapshot(snap) } -> std::convertible_to<result<void>>;
+    { s.apply_snapshot(snap) } -> std::same_as<result<void>>;
 };
 }  // namespace detail
 

@@ -26,6 +26,7 @@
 #include <raftpp/detail/progress_tracker.hpp>
 #include <raftpp/detail/random.hpp>
 #include <raftpp/detail/read_only.hpp>
+#include <raftpp/detail/validate.hpp>
 #include <raftpp/error.hpp>
 #include <raftpp/logger.hpp>
 #include <raftpp/raft_log.hpp>

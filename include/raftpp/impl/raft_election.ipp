@@ -6,6 +6,12 @@ namespace raftpp {
 
 RAFTPP_RAFT_TEMPLATE
 result<void> RAFTPP_RAFT::step_message(message& m) {
+    if (m.from != id_) {
+        if (auto ec = detail::validate_message(m)) {
+            trace(log_level::warning, id_, " dropped malformed ", to_string(m.type), " from ", m.from);
+            return ec;
+        }
+    }
     if (!step_term_checks(m)) return {};
     switch (m.type) {
     case message_type::hup:

@@ -108,6 +108,13 @@ void RAFTPP_RAFT::leader_append_response(const message& m, detail::progress& pr)
         }
         return;
     }
+    // An ack past our log cannot be genuine (a confused or malicious peer); counting it
+    // could commit entries nobody has.
+    if (m.index > log_.last_index()) {
+        trace(log_level::warning, id_, " ignored app_resp from ", m.from, " for index ", m.index,
+              " past last index ", log_.last_index());
+        return;
+    }
     const bool old_paused = pr.is_paused();
     if (!pr.maybe_update(m.index)) return;
     switch (pr.state) {

@@ -10,8 +10,9 @@
 // the state it vouches for is in its storage.
 //
 // Invariants checked on the fly and reported by violations(): at most one leader per term
-// (Raft §5.2, Election Safety), and every entry applied at index i is the same on every node
-// (Raft §5.4.3, State Machine Safety).
+// (Raft §5.2, Election Safety); every entry applied at index i is the same on every node
+// (Raft §5.4.3, State Machine Safety); granted votes and append acks leave only once storage
+// backs them, and a leader commits only what it persisted (the ready cycle's contract).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,7 @@ struct cluster_stats {
     std::uint64_t ready_cycles = 0;        // ready/persist/apply/advance rounds, all nodes
     std::uint64_t steps = 0;               // messages stepped into a live node
     std::uint64_t step_errors = 0;         // of which step() refused (e.g. step_peer_not_found)
-    std::uint64_t lost_to_crashed = 0;     // delivered to a crashed node, hence lost
+    std::uint64_t lost_to_crashed = 0;     // delivered to a crashed (or unknown) node: lost
     std::uint64_t crashes = 0;
     std::uint64_t restarts = 0;
 };
@@ -98,8 +99,10 @@ public:
         std::vector<peer> peers;
         for (node_id id : opts_.voters) peers.push_back({id, false, {}});
         for (node_id id : opts_.learners) peers.push_back({id, true, {}});
-        for (auto& [id, m] : members_)
+        for (auto& [id, m] : members_) {
+            RAFTPP_ASSERT(m.node != nullptr, "cluster: bootstrap with a crashed node");
             if (auto r = m.node->bootstrap(peers); !r) return r;
+        }
         process_all();
         return {};
     }
@@ -154,6 +157,7 @@ public:
             auto& rd = m.node->ready();
             auto persisted = m.node->persist(rd);
             RAFTPP_ASSERT(persisted.has_value(), "cluster: memory_storage refused a ready");
+            check_durable(id, m, rd.messages);
             for (const entry& e : rd.committed_entries) apply(id, m, e);
             m.node->advance();
             observe(id, m);
@@ -359,13 +363,11 @@ private:
         }
         const index_t expect = m.applied.empty() ? e.index : m.applied.back().index + 1;
         if (e.index != expect)
-            violations_.push_back(raftpp::detail::concat("node ", id, " applied index ", e.index,
-                                                 " after ", expect - 1));
+            violation("node ", id, " applied index ", e.index, " after ", expect - 1);
         if (e.index <= history_.size()) {
             if (history_[e.index - 1] != e)
-                violations_.push_back(raftpp::detail::concat("node ", id, " applied a different entry at ",
-                                                     e.index, " (term ", e.term, " vs ",
-                                                     history_[e.index - 1].term, ")"));
+                violation("node ", id, " applied a different entry at ", e.index, " (term ",
+                          e.term, " vs ", history_[e.index - 1].term, ")");
         } else if (e.index == history_.size() + 1) {
             history_.push_back(e);
         }
@@ -374,13 +376,38 @@ private:
 
     // Records who leads which term (Election Safety). Called after every input to a node:
     // a node becomes leader inside one step(), tick() or advance(), and is seen right after.
+    // Also checks the ready cycle's promise that a leader commits only entries it persisted
+    // itself: its appends leave only after its own write (stronger than Raft requires).
     void observe(node_id id, const member_type& m) {
         if (!m.node || m.node->raft().role() != role::leader) return;
-        const term_t t = m.node->raft().term();
-        auto [it, fresh] = leaders_.try_emplace(t, id);
+        const auto& r = m.node->raft();
+        auto [it, fresh] = leaders_.try_emplace(r.term(), id);
         if (!fresh && it->second != id)
-            violations_.push_back(raftpp::detail::concat("two leaders at term ", t, ": ", it->second,
-                                                 " and ", id));
+            violation("two leaders at term ", r.term(), ": ", it->second, " and ", id);
+        if (r.log().committed() > m.storage->raw_entries().back().index)
+            violation("leader ", id, " committed ", r.log().committed(), " past its persisted log");
+    }
+
+    // The durability contract, checked after persist() and before advance() sends: a granted
+    // vote and an append ack are backed by storage, unless storage has moved to a later term
+    // since (the response is then stale, not unfounded: Raft §5.4 only needs it to have been
+    // true at its own term).
+    void check_durable(node_id id, const member_type& m, const std::vector<message>& msgs) {
+        const hard_state& hs = m.storage->hard_state();
+        const index_t last = m.storage->raw_entries().back().index;
+        for (const message& msg : msgs) {
+            if (msg.reject || hs.term > msg.term) continue;
+            const bool vote_ok = msg.type != message_type::vote_resp || hs.vote == msg.to;
+            const bool ack_ok = msg.type != message_type::app_resp || last >= msg.index;
+            if (!vote_ok || !ack_ok)
+                violation("node ", id, " sends ", to_string(msg.type), " to ", msg.to,
+                          " ahead of its storage");
+        }
+    }
+
+    template <class... A>
+    void violation(const A&... parts) {
+        violations_.push_back(raftpp::detail::concat(parts...));
     }
 
     cluster_options opts_;

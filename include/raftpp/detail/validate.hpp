@@ -1,0 +1,43 @@
+// Structural checks on messages that arrive from peers. Bytes off the wire are user input: a
+// message that would break an invariant deeper in the core (non-contiguous entries, an
+// index that wraps, a snap message without a snapshot) is refused with
+// errc::malformed_message before any state changes, never asserted on.
+#pragma once
+
+#include <limits>
+
+#include <raftpp/error.hpp>
+#include <raftpp/types.hpp>
+
+namespace raftpp::detail {
+
+inline std::error_code validate_message(const message& m) {
+    switch (m.type) {
+    case message_type::app: {
+        // Entries must be the positions index+1, index+2, ... with non-decreasing terms no
+        // newer than the leader's (Raft §5.3 Log Matching relies on it).
+        if (m.entries.size() > std::numeric_limits<index_t>::max() - m.index)
+            return errc::malformed_message;
+        term_t prev = m.log_term;
+        for (std::size_t i = 0; i < m.entries.size(); ++i) {
+            const entry& e = m.entries[i];
+            if (e.index != m.index + 1 + i || e.term < prev || e.term > m.term)
+                return errc::malformed_message;
+            prev = e.term;
+        }
+        return {};
+    }
+    case message_type::snap:
+        if (!m.snapshot || is_empty(*m.snapshot) || m.snapshot->metadata.term > m.term)
+            return errc::malformed_message;
+        return {};
+    case message_type::read_index_resp:
+        return m.entries.size() == 1 ? std::error_code{} : make_error_code(errc::malformed_message);
+    case message_type::read_index:
+    case message_type::prop:
+        return m.entries.empty() ? make_error_code(errc::malformed_message) : std::error_code{};
+    default: return {};
+    }
+}
+
+}  // namespace raftpp::detail
