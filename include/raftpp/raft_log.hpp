@@ -78,9 +78,11 @@ public:
     }
     std::vector<entry> next_committed_entries(std::uint64_t max_size) const;
     // The same, appended to `out` (which keeps its capacity across ready cycles).
-    void next_committed_entries_into(std::vector<entry>& out) const;
+    // With allow_unstable == false only entries already durable locally are returned (async
+    // storage writes apply nothing that could still be lost in a crash).
+    void next_committed_entries_into(std::vector<entry>& out, bool allow_unstable = true) const;
     // Whether next_committed_entries() would return anything, without copying entries.
-    bool has_next_committed_entries() const;
+    bool has_next_committed_entries(bool allow_unstable = true) const;
 
     // The pending (unstable) snapshot if there is one, else storage's latest.
     result<raftpp::snapshot> snapshot() const;

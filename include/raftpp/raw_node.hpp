@@ -21,6 +21,22 @@
 
 namespace raftpp {
 
+// Async storage writes (config::async_storage_writes): one write for the application's storage
+// thread. Persist the snapshot, hard state and entries (in that order, writes in the order
+// they were handed out), then give the write back with raw_node::on_write_complete(), which
+// marks the entries durable and releases the responses that vouched for them.
+struct storage_write {
+    std::vector<entry> entries;
+    raftpp::hard_state hard_state;  // empty when unchanged
+    raftpp::snapshot snapshot;      // empty when none
+    // Sent (or, when addressed to this node, stepped) only once the write is durable.
+    std::vector<message> responses;
+
+    bool empty() const noexcept {
+        return entries.empty() && is_empty(hard_state) && is_empty(snapshot) && responses.empty();
+    }
+};
+
 struct ready {
     // Set when the leader or role changed since the last cycle.
     std::optional<raftpp::soft_state> soft_state;
@@ -37,11 +53,14 @@ struct ready {
     std::vector<message> messages;
     // Whether the write must be synced (term, vote or entries changed).
     bool must_sync = false;
+    // Async storage writes only: what to persist off the raft loop. entries, hard_state and
+    // snapshot above stay empty in that mode; messages holds only what may be sent at once.
+    std::optional<storage_write> write;
 
     bool contains_updates() const noexcept {
         return soft_state.has_value() || !is_empty(hard_state) || !read_states.empty() ||
                !entries.empty() || !is_empty(snapshot) || !committed_entries.empty() ||
-               !messages.empty();
+               !messages.empty() || write.has_value();
     }
 };
 
@@ -149,8 +168,15 @@ public:
         if (r.soft_state_now() != prev_soft_) return true;
         if (auto hs = r.hard_state_now(); !is_empty(hs) && hs != prev_hard_) return true;
         const auto& log = r.log();
-        if (log.unstable().snapshot.has_value()) return true;
-        if (!log.unstable_entries().empty() || log.has_next_committed_entries()) return true;
+        if (async()) {
+            if (log.unstable().snapshot && log.unstable().snapshot->metadata.index != snap_in_progress_)
+                return true;
+            if (next_unwritten() < log.unstable_entries().size()) return true;
+            if (log.has_next_committed_entries(false)) return true;
+        } else {
+            if (log.unstable().snapshot.has_value()) return true;
+            if (!log.unstable_entries().empty() || log.has_next_committed_entries()) return true;
+        }
         return !r.messages().empty() || !r.messages_after_append().empty() ||
                !r.read_states().empty();
     }
@@ -159,12 +185,9 @@ public:
     raftpp::ready& ready() {
         auto& rd = rd_;
         auto& log = raft_.log();
-        rd.entries = log.unstable_entries();
         rd.committed_entries.clear();
-        log.next_committed_entries_into(rd.committed_entries);
-        // advance() leaves rd.snapshot empty; assigning only when there is one keeps a
-        // steady-state cycle from touching the conf_state vectors.
-        if (log.unstable().snapshot) rd.snapshot = *log.unstable().snapshot;
+        // Async: apply only what is durable here; a crash cannot take back what was applied.
+        log.next_committed_entries_into(rd.committed_entries, !async());
         if (auto ss = raft_.soft_state_now(); ss != prev_soft_) {
             rd.soft_state = ss;
             prev_soft_ = ss;
@@ -172,19 +195,49 @@ public:
             rd.soft_state.reset();
         }
         const auto hs = raft_.hard_state_now();
-        rd.must_sync = !rd.entries.empty() || hs.term != prev_hard_.term || hs.vote != prev_hard_.vote;
-        rd.hard_state = hs != prev_hard_ ? hs : hard_state{};
+        const bool hs_changed = hs != prev_hard_;
+        rd.must_sync = !log.unstable_entries().empty() || hs.term != prev_hard_.term ||
+                       hs.vote != prev_hard_.vote;
         prev_hard_ = hs;
         std::swap(rd.read_states, raft_.read_states());
+        std::swap(rd.messages, raft_.messages());
+        if (async()) {
+            fill_write(rd, hs_changed ? hs : hard_state{});
+            return rd;
+        }
+        rd.entries = log.unstable_entries();
+        // advance() leaves rd.snapshot empty; assigning only when there is one keeps a
+        // steady-state cycle from touching the conf_state vectors.
+        if (log.unstable().snapshot) rd.snapshot = *log.unstable().snapshot;
+        rd.hard_state = hs_changed ? hs : hard_state{};
         // Messages that may go now, then those that had to wait for this cycle's persist.
         // Responses a node owes itself are stepped in advance() instead of being sent.
-        std::swap(rd.messages, raft_.messages());
         for (auto& m : raft_.messages_after_append()) {
             if (m.to == raft_.id()) steps_on_advance_.push_back(std::move(m));
             else rd.messages.push_back(std::move(m));
         }
         raft_.messages_after_append().clear();
         return rd;
+    }
+
+    // Async storage writes: the write handed out in ready().write is durable. Writes must be
+    // completed in the order they were handed out.
+    void on_write_complete(storage_write&& w) {
+        if (!is_empty(w.snapshot)) {
+            // The application restored its state machine from the snapshot with the write.
+            raft_.on_snapshot_persisted(w.snapshot.metadata.index);
+            if (w.snapshot.metadata.index > raft_.log().applied())
+                raft_.on_applied(w.snapshot.metadata.index, {});
+        }
+        if (!w.entries.empty()) {
+            // A stale write (its entries were replaced meanwhile) is ignored by stable_to's term
+            // check, exactly as etcd's.
+            raft_.on_persisted(w.entries.back().index, w.entries.back().term);
+        }
+        for (auto& m : w.responses) {
+            if (m.to == raft_.id()) (void)raft_.step(std::move(m));
+            else raft_.transport().send(std::move(m));
+        }
     }
 
     // Persists a ready through the storage policy (snapshot, hard state, entries).
@@ -201,7 +254,23 @@ public:
         return {};
     }
 
-    // Call after persisting the last ready and applying its committed entries.
+    // Persists an async write through the storage policy.
+    result<void> persist(const storage_write& w)
+        requires storage_writer<Storage>
+    {
+        auto& st = raft_.log().storage();
+        if (!is_empty(w.snapshot))
+            if (auto r = st.apply_snapshot(w.snapshot); !r) return r;
+        if (!is_empty(w.hard_state))
+            if (auto r = st.set_hard_state(w.hard_state); !r) return r;
+        if (!w.entries.empty())
+            if (auto r = st.append(w.entries); !r) return r;
+        return {};
+    }
+
+    // Call after persisting the last ready and applying its committed entries. With async
+    // storage writes, call it right after ready() has been handed off: it sends the messages
+    // that need no durability and records what was applied.
     void advance() {
         auto& rd = rd_;
         if (!rd.entries.empty()) {
@@ -220,6 +289,7 @@ public:
         rd.entries = {};
         rd.committed_entries.clear();
         rd.read_states.clear();
+        rd.write.reset();
         if (!is_empty(rd.snapshot)) rd.snapshot = raftpp::snapshot{};
     }
 
@@ -231,7 +301,12 @@ public:
     {
         if (!has_ready()) return false;
         auto& rd = ready();
-        if (auto r = persist(rd); !r) return r.error();
+        std::optional<storage_write> write = std::move(rd.write);
+        if (write) {
+            if (auto r = persist(*write); !r) return r.error();
+        } else if (auto r = persist(rd); !r) {
+            return r.error();
+        }
         for (const auto& e : rd.committed_entries) {
             if (e.type != entry_type::normal) {
                 auto cc = decode_conf_change_entry(e);
@@ -240,6 +315,7 @@ public:
             apply(e);
         }
         advance();
+        if (write) on_write_complete(std::move(*write));
         return true;
     }
 
@@ -265,6 +341,38 @@ public:
     Transport& transport() noexcept { return raft_.transport(); }
 
 private:
+    bool async() const noexcept { return raft_.cfg().async_storage_writes; }
+
+    // Position in unstable_entries() of the first entry not yet handed to a write. A log
+    // truncation below what was handed out means those entries must be written again.
+    std::size_t next_unwritten() const {
+        const auto& log = raft_.log();
+        const index_t offset = log.unstable().offset;
+        if (written_index_ < offset || !log.match_term(written_index_, written_term_)) return 0;
+        return static_cast<std::size_t>(written_index_ - offset + 1);
+    }
+
+    void fill_write(raftpp::ready& rd, const hard_state& hs) {
+        const auto& log = raft_.log();
+        storage_write w;
+        const auto ents = log.unstable_entries();
+        const std::size_t from = next_unwritten();
+        w.entries.assign(ents.begin() + static_cast<std::ptrdiff_t>(from), ents.end());
+        if (!w.entries.empty()) {
+            written_index_ = w.entries.back().index;
+            written_term_ = w.entries.back().term;
+        }
+        if (log.unstable().snapshot && log.unstable().snapshot->metadata.index != snap_in_progress_) {
+            w.snapshot = *log.unstable().snapshot;
+            snap_in_progress_ = w.snapshot.metadata.index;
+        }
+        w.hard_state = hs;
+        w.responses = std::move(raft_.messages_after_append());
+        raft_.messages_after_append().clear();
+        if (w.empty()) rd.write.reset();
+        else rd.write = std::move(w);
+    }
+
     message local(message_type t) const {
         message m;
         m.type = t;
@@ -292,6 +400,10 @@ private:
     raftpp::ready rd_;
     std::vector<message> steps_on_advance_;
     message prop_;
+    // Async storage writes: the last entry and snapshot handed to a write.
+    index_t written_index_ = 0;
+    term_t written_term_ = 0;
+    index_t snap_in_progress_ = 0;
 };
 
 }  // namespace raftpp

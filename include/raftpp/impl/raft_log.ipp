@@ -102,18 +102,21 @@ std::vector<entry> raft_log<Storage>::next_committed_entries(std::uint64_t max_s
 }
 
 template <storage_reader Storage>
-void raft_log<Storage>::next_committed_entries_into(std::vector<entry>& out) const {
+void raft_log<Storage>::next_committed_entries_into(std::vector<entry>& out,
+                                                    bool allow_unstable) const {
     const index_t off = std::max(applied_ + 1, first_index());
-    if (committed_ + 1 <= off) return;
-    auto ec = slice_into(off, committed_ + 1, max_next_entries_size_, out);
+    const index_t hi = allow_unstable ? committed_ : std::min(committed_, unstable_.offset - 1);
+    if (hi + 1 <= off) return;
+    auto ec = slice_into(off, hi + 1, max_next_entries_size_, out);
     RAFTPP_ASSERT(!ec, detail::concat("unexpected error when getting unapplied entries: ", ec)
                            .c_str());
 }
 
 template <storage_reader Storage>
-bool raft_log<Storage>::has_next_committed_entries() const {
+bool raft_log<Storage>::has_next_committed_entries(bool allow_unstable) const {
     const index_t off = std::max(applied_ + 1, first_index());
-    return committed_ + 1 > off;
+    const index_t hi = allow_unstable ? committed_ : std::min(committed_, unstable_.offset - 1);
+    return hi + 1 > off;
 }
 
 template <storage_reader Storage>
