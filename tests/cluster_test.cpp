@@ -104,7 +104,7 @@ std::function<void(config&)> configure(const variant& v) {
 TEST_CASE("at most one leader per term over a long lossy run", "[cluster][paper][5.2]") {
     const std::size_t n = GENERATE(3, 5);
     for (const variant& v : variants) {
-        for (std::uint64_t seed : seeds(2)) {
+        for (std::uint64_t seed : seeds(4)) {
             CAPTURE(n, v.name, seed);
             cluster<> c(ids_of(n), seed, configure(v));
             REQUIRE(c.bootstrap());
@@ -161,7 +161,7 @@ TEST_CASE("1000 proposals replicate in the same order despite 10% message loss",
           "[cluster][paper][5.3]") {
     constexpr int total = 1000;
     const std::size_t n = GENERATE(3, 5);
-    for (std::uint64_t seed : seeds(1)) {
+    for (std::uint64_t seed : seeds(3)) {
         CAPTURE(n, seed);
         cluster<> c(ids_of(n), seed);
         REQUIRE(c.bootstrap());
@@ -232,7 +232,7 @@ TEST_CASE("1000 proposals replicate in the same order despite 10% message loss",
 
 TEST_CASE("a partitioned leader steps down when the partition heals", "[cluster][paper][5.4]") {
     for (const variant& v : variants) {
-        for (std::uint64_t seed : seeds(2)) {
+        for (std::uint64_t seed : seeds(4)) {
             CAPTURE(v.name, seed);
             cluster<> c(ids_of(5), seed, configure(v));
             REQUIRE(c.bootstrap());
@@ -300,7 +300,7 @@ TEST_CASE("a partitioned leader steps down when the partition heals", "[cluster]
 
 TEST_CASE("a restarted follower catches up with what was committed while it was down",
           "[cluster][restart]") {
-    for (std::uint64_t seed : seeds(2)) {
+    for (std::uint64_t seed : seeds(4)) {
         CAPTURE(seed);
         cluster<> c(ids_of(3), seed);
         REQUIRE(c.bootstrap());
@@ -335,7 +335,7 @@ TEST_CASE("a restarted follower catches up with what was committed while it was 
 }
 
 TEST_CASE("rolling crashes and restarts under load lose no committed entry", "[cluster][restart]") {
-    for (std::uint64_t seed : seeds(2)) {
+    for (std::uint64_t seed : seeds(4)) {
         CAPTURE(seed);
         cluster<> c(ids_of(5), seed, [](config& cfg) { cfg.pre_vote = true; });
         REQUIRE(c.bootstrap());

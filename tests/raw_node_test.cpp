@@ -153,7 +153,8 @@ TEST_CASE("bootstrap commits one conf change per peer at term 1", "[raw_node][bo
         auto cc = decode_conf_change(e.data);
         REQUIRE(cc);
         CHECK(cc->node == i + 1);
-        const auto expected = i == 3 ? conf_change_type::add_learner_node : conf_change_type::add_node;
+        const auto expected =
+            i == 3 ? conf_change_type::add_learner_node : conf_change_type::add_node;
         CHECK(cc->type == expected);
         // Applying them again is harmless: bootstrap already put the peers in the tracker.
         auto applied = n.apply_conf_change(*cc);
@@ -544,8 +545,9 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
     CHECK(n.transport().empty());  // its appends wait for advance() too
 
     SECTION("one follower's ack is not a majority without the leader's own write") {
-        // Delivered before the leader's advance(), as if from a follower fast enough to beat
-        // the leader's disk (possible where appends go out in parallel with the local write).
+        // Injected: raftpp sends the append for 5 only in advance(), after the leader's own
+        // write, so no real follower can ack it yet. Were one to (as where appends go out in
+        // parallel with the local write), the leader's own match must still be 4.
         message ack = msg(message_type::app_resp, 2, 1, 2);
         ack.index = 5;
         REQUIRE(n.step(ack));
@@ -564,8 +566,9 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
         CHECK(out.hard.commit == 5);
     }
     SECTION("two followers' acks are a majority without the leader") {
-        // Raft needs a majority of durable copies, not the leader's: {2, 3} suffices. The
-        // entry is then both to persist and to apply in one ready; persist comes first.
+        // Injected likewise. Raft needs a majority of durable copies, not necessarily the
+        // leader's: {2, 3} suffices. The entry is then both to persist and to apply in one
+        // ready; persist comes first.
         for (node_id f : {2, 3}) {
             message ack = msg(message_type::app_resp, f, 1, 2);
             ack.index = 5;

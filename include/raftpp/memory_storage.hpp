@@ -37,13 +37,9 @@ public:
     // hi is past last_index() + 1 or lo > hi (etcd panics on both); errc::unavailable when
     // only the dummy entry is left.
     result<std::vector<entry>> entries(index_t lo, index_t hi, std::uint64_t max_size) const {
-        const index_t off = offset();
-        if (lo <= off) return errc::compacted;
-        if (hi > last() + 1 || lo > hi) return errc::index_out_of_range;
-        if (ents_.size() == 1) return errc::unavailable;
-        auto first = ents_.begin() + static_cast<std::ptrdiff_t>(lo - off);
-        auto end = ents_.begin() + static_cast<std::ptrdiff_t>(hi - off);
-        return std::vector<entry>(first, limit_size(first, end, max_size));
+        std::vector<entry> out;
+        if (auto r = entries_into(lo, hi, max_size, out); !r) return r.error();
+        return out;
     }
 
     // entries(), appended to `out` without allocating when `out` has the capacity (the

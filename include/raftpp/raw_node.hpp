@@ -244,28 +244,14 @@ public:
     result<void> persist(const raftpp::ready& rd)
         requires storage_writer<Storage>
     {
-        auto& st = raft_.log().storage();
-        if (!is_empty(rd.snapshot))
-            if (auto r = st.apply_snapshot(rd.snapshot); !r) return r;
-        if (!is_empty(rd.hard_state))
-            if (auto r = st.set_hard_state(rd.hard_state); !r) return r;
-        if (!rd.entries.empty())
-            if (auto r = st.append(rd.entries); !r) return r;
-        return {};
+        return persist_parts(rd.snapshot, rd.hard_state, rd.entries);
     }
 
     // Persists an async write through the storage policy.
     result<void> persist(const storage_write& w)
         requires storage_writer<Storage>
     {
-        auto& st = raft_.log().storage();
-        if (!is_empty(w.snapshot))
-            if (auto r = st.apply_snapshot(w.snapshot); !r) return r;
-        if (!is_empty(w.hard_state))
-            if (auto r = st.set_hard_state(w.hard_state); !r) return r;
-        if (!w.entries.empty())
-            if (auto r = st.append(w.entries); !r) return r;
-        return {};
+        return persist_parts(w.snapshot, w.hard_state, w.entries);
     }
 
     // Call after persisting the last ready and applying its committed entries. With async
@@ -341,6 +327,21 @@ public:
     Transport& transport() noexcept { return raft_.transport(); }
 
 private:
+    // Snapshot first (it replaces the log), then the hard state, then the entries after it.
+    result<void> persist_parts(const raftpp::snapshot& snap, const hard_state& hs,
+                               std::span<const entry> ents)
+        requires storage_writer<Storage>
+    {
+        auto& st = raft_.log().storage();
+        if (!is_empty(snap))
+            if (auto r = st.apply_snapshot(snap); !r) return r;
+        if (!is_empty(hs))
+            if (auto r = st.set_hard_state(hs); !r) return r;
+        if (!ents.empty())
+            if (auto r = st.append(ents); !r) return r;
+        return {};
+    }
+
     bool async() const noexcept { return raft_.cfg().async_storage_writes; }
 
     // Position in unstable_entries() of the first entry not yet handed to a write. A log
