@@ -132,9 +132,12 @@ public:
 
     // Steps a message received from a peer. Local message types are refused
     // (errc::step_local_msg), and so are responses from nodes we do not track
-    // (errc::step_peer_not_found).
+    // (errc::step_peer_not_found) and structurally broken messages (errc::malformed_message).
     result<void> step(message&& m) {
         if (is_local_message(m.type)) return errc::step_local_msg;
+        // A peer message claiming to come from us (or from nobody) would make the node answer
+        // itself; only the ready cycle may deliver a node's own responses.
+        if (m.from == none || m.from == raft_.id()) return errc::malformed_message;
         if (raft_.tracker().progress(m.from) == nullptr && is_response_message(m.type))
             return errc::step_peer_not_found;
         return raft_.step(std::move(m));

@@ -214,12 +214,17 @@ bool RAFTPP_RAFT::restore(const snapshot& s) {
         (void)log_.commit_to(meta.index);
         return false;
     }
+    // The configuration comes off the wire: check it before touching the log.
+    detail::progress_tracker fresh(cfg_.max_inflight_msgs, cfg_.max_inflight_bytes);
+    auto restored = detail::restore_config(fresh, meta.index, cs);
+    if (!restored) {
+        trace(log_level::error, id_, " ignored snapshot [index: ", meta.index,
+              "] with an invalid configuration");
+        return false;
+    }
     // Otherwise the snapshot replaces our whole log, conflicting suffix included
     // (hashicorp/raft#697).
     log_.restore(s);
-    detail::progress_tracker fresh(cfg_.max_inflight_msgs, cfg_.max_inflight_bytes);
-    auto restored = detail::restore_config(fresh, log_.last_index(), cs);
-    RAFTPP_ASSERT(restored.has_value(), "unable to restore the snapshot's configuration");
     switch_to_config(std::move(*restored));
     return true;
 }
