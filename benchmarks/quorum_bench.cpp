@@ -3,6 +3,8 @@
 // Each benchmark reports allocs/op, which should be 0 for up to 7 voters.
 #include <benchmark/benchmark.h>
 
+#include "alloc_counter.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -17,40 +19,14 @@ using namespace raftpp;
 using namespace raftpp::detail;
 
 namespace {
-std::uint64_t g_allocations = 0;
-}
-// Every replaceable form that the runtime may call is replaced, so nothing allocated by one
-// allocator is freed by another (ASan's nothrow new does not forward to operator new).
-// Out of line: inlined, GCC pairs operator new with free() and warns (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-    return operator new(n, t);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-
-namespace {
 
 // Counts allocations made between construction and report().
 class alloc_counter {
 public:
-    alloc_counter() : start_(g_allocations) {}
+    alloc_counter() : start_(raftpp_bench::allocation_count()) {}
     void report(benchmark::State& state) const {
         state.counters["allocs/op"] = benchmark::Counter(
-            static_cast<double>(g_allocations - start_), benchmark::Counter::kAvgIterations);
+            static_cast<double>(raftpp_bench::allocation_count() - start_), benchmark::Counter::kAvgIterations);
     }
 
 private:

@@ -4,6 +4,8 @@
 // numbers measure the log, not memcpy; allocs_per_iter counts heap allocations.
 #include <benchmark/benchmark.h>
 
+#include "alloc_counter.hpp"
+
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raft_log.hpp>
 
@@ -13,20 +15,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-
-// Counting replacements of the global allocation functions (this program only). noinline:
-// GCC 12 otherwise sees malloc/free through them and reports a new/delete mismatch.
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -56,7 +44,7 @@ void BM_raft_log_append(benchmark::State& state) {
     raftpp::memory_storage s;
     log_t log(s);
     auto batch = make_batch(1, n, payload);
-    const auto allocs_before = allocations.load();
+    const auto allocs_before = raftpp_bench::allocation_count();
     for (auto _ : state) {
         const index_t last = log.append(batch);
         if (!s.append(log.unstable_entries())) state.SkipWithError("storage append failed");
@@ -70,7 +58,7 @@ void BM_raft_log_append(benchmark::State& state) {
         for (auto& e : batch) e.index += static_cast<index_t>(n);
         benchmark::ClobberMemory();
     }
-    const auto allocs = allocations.load() - allocs_before;
+    const auto allocs = raftpp_bench::allocation_count() - allocs_before;
     state.SetItemsProcessed(state.iterations() * n);
     state.SetBytesProcessed(state.iterations() * n * static_cast<std::int64_t>(payload));
     state.counters["allocs_per_iter"] =
@@ -106,7 +94,7 @@ void raft_log_slice(benchmark::State& state) {
     const index_t region_hi = at == from_storage ? stable + 1 : stable + unstable + 1;
     index_t lo = at == mixed ? stable + 1 - n / 2 : region_lo;
     std::vector<entry> out;
-    const auto allocs_before = allocations.load();
+    const auto allocs_before = raftpp_bench::allocation_count();
     for (auto _ : state) {
         if (lo + n > region_hi) lo = region_lo;
         if constexpr (Into) {
@@ -124,7 +112,7 @@ void raft_log_slice(benchmark::State& state) {
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
     state.counters["allocs_per_iter"] =
-        static_cast<double>(allocations.load() - allocs_before) /
+        static_cast<double>(raftpp_bench::allocation_count() - allocs_before) /
         static_cast<double>(state.iterations());
 }
 

@@ -4,6 +4,8 @@
 // so the numbers measure the log, not memcpy; allocs_per_iter counts heap allocations.
 #include <benchmark/benchmark.h>
 
+#include "alloc_counter.hpp"
+
 #include <raftpp/memory_storage.hpp>
 
 #include <atomic>
@@ -12,20 +14,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-
-// Counting replacements of the global allocation functions (this program only). noinline:
-// GCC 12 otherwise sees malloc/free through them and reports a new/delete mismatch.
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -53,7 +41,7 @@ void BM_memory_storage_append(benchmark::State& state) {
     raftpp::memory_storage s;
     auto batch = make_batch(1, n, payload);
     std::int64_t compactions = 0;
-    const auto allocs_before = allocations.load();
+    const auto allocs_before = raftpp_bench::allocation_count();
     for (auto _ : state) {
         if (!s.append(batch)) state.SkipWithError("append failed");
         const index_t last = *s.last_index();
@@ -66,7 +54,7 @@ void BM_memory_storage_append(benchmark::State& state) {
         for (auto& e : batch) e.index += static_cast<index_t>(n);
         benchmark::ClobberMemory();
     }
-    const auto allocs = allocations.load() - allocs_before;
+    const auto allocs = raftpp_bench::allocation_count() - allocs_before;
     state.SetItemsProcessed(state.iterations() * n);
     // Payload bytes made durable in the log (shared, not copied).
     state.SetBytesProcessed(state.iterations() * n * static_cast<std::int64_t>(payload));
@@ -93,7 +81,7 @@ void BM_memory_storage_entries(benchmark::State& state) {
         return;
     }
     index_t lo = 1;
-    const auto allocs_before = allocations.load();
+    const auto allocs_before = raftpp_bench::allocation_count();
     for (auto _ : state) {
         if (lo + static_cast<index_t>(n) > log_size + 1) lo = 1;
         auto got = s.entries(lo, lo + static_cast<index_t>(n), raftpp::no_limit);
@@ -102,7 +90,7 @@ void BM_memory_storage_entries(benchmark::State& state) {
     }
     state.SetItemsProcessed(state.iterations() * n);
     state.counters["allocs_per_iter"] =  // the returned vector: one per slice
-        static_cast<double>(allocations.load() - allocs_before) /
+        static_cast<double>(raftpp_bench::allocation_count() - allocs_before) /
         static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_memory_storage_entries)->Arg(1)->Arg(64)->Arg(1024);
