@@ -127,7 +127,9 @@ bool RAFTPP_RAFT::promotable() const {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::send(message&& m) {
-    m.from = id_;
+    // A forwarded transfer_leader keeps its `from`: it names the transferee, not the sender
+    // (etcd main sets From only when unset).
+    if (m.from == none || m.type != message_type::transfer_leader) m.from = id_;
     const bool vote_like = m.type == message_type::vote || m.type == message_type::vote_resp ||
                            m.type == message_type::pre_vote ||
                            m.type == message_type::pre_vote_resp;
@@ -356,7 +358,8 @@ conf_state RAFTPP_RAFT::switch_to_config(detail::progress_tracker&& next) {
             if (pid != id_) maybe_send_append(pid, false);
         });
     }
-    if (lead_transferee_ != none && prs_.progress(lead_transferee_) == nullptr)
+    // A transferee that was removed or demoted to a learner can no longer take over (etcd).
+    if (lead_transferee_ != none && !prs_.voters().contains(lead_transferee_))
         abort_leader_transfer();
     return cs;
 }

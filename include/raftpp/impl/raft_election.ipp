@@ -98,7 +98,9 @@ result<void> RAFTPP_RAFT::hup(campaign_type t) {
     // A node with an unapplied conf change must not lead: it could act on a configuration it
     // has not applied yet.
     if (log_.committed() > log_.applied()) {
-        auto ents = log_.slice(log_.applied() + 1, log_.committed() + 1, no_limit);
+        // After a snapshot restore the unapplied range may start before the log does.
+        const index_t from = std::max(log_.applied() + 1, log_.first_index());
+        auto ents = log_.slice(from, log_.committed() + 1, no_limit);
         RAFTPP_ASSERT(ents.has_value(), "unexpected error getting unapplied entries");
         for (const auto& e : *ents) {
             if (e.type == entry_type::conf_change || e.type == entry_type::conf_change_v2) {

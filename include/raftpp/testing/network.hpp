@@ -328,8 +328,10 @@ private:
 };
 
 inline void network_endpoint::send(message&& m) {
-    RAFTPP_ASSERT(m.from == none || m.from == id_, "network: endpoint sends for another node");
-    m.from = id_;
+    // A transfer_leader a follower forwards names the transferee in `from` (etcd main).
+    RAFTPP_ASSERT(m.from == none || m.from == id_ || m.type == message_type::transfer_leader,
+                  "network: endpoint sends for another node");
+    if (m.from == none) m.from = id_;
     net_->send(std::move(m));
 }
 
