@@ -320,14 +320,16 @@ void RAFTPP_RAFT::on_applied(index_t index, std::span<const entry> applied) {
             std::vector<entry> leave(1);
             leave[0].type = entry_type::conf_change_v2;
             leave[0].data = encode(conf_change_v2{});
-            if (append_entry(leave)) {
-                pending_conf_index_ = log_.last_index();
-                broadcast_append();
-                trace(log_level::info, id_, " initiating automatic transition out of joint configuration");
-            } else {
-                // Dropped only by the uncommitted limit: the next apply retries.
-                pending_conf_index_ = log_.last_index();
-            }
+            // etcd's leave entry has no payload, so its uncommitted limit never refuses it;
+            // ours has one. Admit it regardless (refused at the last apply, it would leave the
+            // group joint with nothing left to retry on), but count it, so its apply releases it.
+            const std::uint64_t others = std::exchange(uncommitted_size_, 0);
+            const bool appended = append_entry(leave);
+            RAFTPP_ASSERT(appended, "the leave entry was dropped");
+            uncommitted_size_ += others;
+            pending_conf_index_ = log_.last_index();
+            broadcast_append();
+            trace(log_level::info, id_, " initiating automatic transition out of joint configuration");
         }
     }
     reduce_uncommitted_size(applied);
