@@ -127,6 +127,10 @@ struct progress {
         if (next - 1 != rejected) return false;
         // etcd 3.4 clamps to at least 1; etcd main to match + 1, which keeps match < next
         // even if a follower's hint lies below its own acked match (it lost its log).
+        // A rejection at match itself: the follower lost entries it acked. next would not
+        // move, and probing the same index again would be rejected again, endlessly; wait for
+        // the heartbeat response (which carries the follower's real last index) instead.
+        if (rejected == match && match > 0) return false;
         next = std::max(std::min(rejected, match_hint + 1), match + 1);
         resume();
         return true;

@@ -152,16 +152,19 @@ void RAFTPP_RAFT::handle_heartbeat(const message& m) {
     // The leader never sends a commit above our match, so a commit past our last index means
     // we lost durable state (etcd-io/raft#197): keep running and let the leader's probe repair
     // the log instead of crashing.
-    if (m.commit > log_.last_index()) {
-        trace(log_level::error, id_, " heartbeat commit ", m.commit, " is past last index ",
-             log_.last_index(), "; was the log lost or truncated?");
-    } else {
-        (void)log_.commit_to(m.commit);
-    }
     message r;
     r.type = message_type::heartbeat_resp;
     r.to = m.from;
     r.context = m.context;
+    if (m.commit > log_.last_index()) {
+        trace(log_level::error, id_, " heartbeat commit ", m.commit, " is past last index ",
+             log_.last_index(), "; was the log lost or truncated?");
+        // Tell the leader where our log really ends, so it probes from there.
+        r.reject = true;
+        r.reject_hint = log_.last_index();
+    } else {
+        (void)log_.commit_to(m.commit);
+    }
     send(std::move(r));
 }
 

@@ -150,6 +150,15 @@ RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::leader_heartbeat_response(const message& m, detail::progress& pr) {
     pr.recent_active = true;
     pr.probe_sent = false;
+    if (m.reject && m.reject_hint < pr.match) {
+        // The follower lost entries it acked (its disk was lost or truncated, etcd-io/raft#197):
+        // its log ends at reject_hint. Probe from there instead of trusting match.
+        trace(log_level::warning, id_, " ", m.from, " lost its log past ", m.reject_hint,
+              " (match was ", pr.match, ")");
+        pr.match = m.reject_hint;
+        pr.become_probe();
+        pr.next = pr.match + 1;
+    }
     // If every append filling the window was lost, nothing would ever free it: a heartbeat
     // response proves the link works, so free one slot to send again.
     if (pr.state == detail::progress_state::replicate && pr.inflights.full())
