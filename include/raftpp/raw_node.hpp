@@ -135,6 +135,12 @@ public:
     // (errc::step_peer_not_found) and structurally broken messages (errc::malformed_message).
     result<void> step(message&& m) {
         if (is_local_message(m.type)) return errc::step_local_msg;
+        // Every message a peer sends carries its term but the proposals and read requests a
+        // follower forwards. The core takes a term-0 message for a local one and skips the
+        // term checks: a vote would be granted with a term-0 response, an append would move a
+        // candidate back to term 0.
+        if (m.term == 0 && m.type != message_type::prop && m.type != message_type::read_index)
+            return errc::malformed_message;
         // A peer message claiming to come from us (or from nobody) would make the node answer
         // itself; only the ready cycle may deliver a node's own responses.
         if (m.from == none || m.from == raft_.id()) return errc::malformed_message;

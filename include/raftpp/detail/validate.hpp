@@ -16,19 +16,22 @@ inline std::error_code validate_message(const message& m) {
     case message_type::app: {
         // Entries must be the positions index+1, index+2, ... with non-decreasing terms no
         // newer than the leader's (Raft §5.3 Log Matching relies on it).
-        if (m.entries.size() > std::numeric_limits<index_t>::max() - m.index)
+        // The largest index_t is never a log position: every position needs a successor
+        // (first_index = snapshot + 1, committed + 1, ...).
+        if (m.entries.size() >= std::numeric_limits<index_t>::max() - m.index)
             return errc::malformed_message;
         term_t prev = m.log_term;
         for (std::size_t i = 0; i < m.entries.size(); ++i) {
             const entry& e = m.entries[i];
-            if (e.index != m.index + 1 + i || e.term < prev || e.term > m.term)
+            if (e.index != m.index + 1 + i || e.term == 0 || e.term < prev || e.term > m.term)
                 return errc::malformed_message;
             prev = e.term;
         }
         return {};
     }
     case message_type::snap:
-        if (!m.snapshot || is_empty(*m.snapshot) || m.snapshot->metadata.term > m.term)
+        if (!m.snapshot || is_empty(*m.snapshot) || m.snapshot->metadata.term > m.term ||
+            m.snapshot->metadata.index == std::numeric_limits<index_t>::max())
             return errc::malformed_message;
         return {};
     case message_type::read_index_resp:

@@ -95,6 +95,11 @@ result<void> RAFTPP_RAFT::hup(campaign_type t) {
         trace(log_level::warning, id_, " is unpromotable and can not campaign");
         return {};
     }
+    // A peer may have pushed us to the largest term: campaigning would wrap it to 0.
+    if (term_ == std::numeric_limits<term_t>::max()) {
+        trace(log_level::error, id_, " cannot campaign at term ", term_, ": the term would overflow");
+        return {};
+    }
     // A node with an unapplied conf change must not lead: it could act on a configuration it
     // has not applied yet.
     if (log_.committed() > log_.applied()) {

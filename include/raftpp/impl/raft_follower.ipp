@@ -63,6 +63,7 @@ result<void> RAFTPP_RAFT::step_follower(message& m) {
             return errc::proposal_dropped;
         }
         m.to = lead_;
+        m.term = 0;  // forwarded without a term, as etcd sends proposals
         send(std::move(m));
         return {};
     case message_type::app:
@@ -81,12 +82,17 @@ result<void> RAFTPP_RAFT::step_follower(message& m) {
         handle_snapshot(m);
         return {};
     case message_type::transfer_leader:
+        if (m.from == lead_) {
+            trace(log_level::debug, id_, " ignored transferring leadership to the leader ", lead_);
+            return {};
+        }
         if (lead_ == none) {
             trace(log_level::info, id_, " no leader at term ", term_,
                  "; dropping leader transfer msg");
             return {};
         }
         m.to = lead_;
+        m.term = 0;  // send() stamps our term: the one we know lead_ leads
         send(std::move(m));
         return {};
     case message_type::timeout_now:
@@ -102,6 +108,7 @@ result<void> RAFTPP_RAFT::step_follower(message& m) {
             return {};
         }
         m.to = lead_;
+        m.term = 0;  // forwarded without a term, as etcd sends read requests
         send(std::move(m));
         return {};
     case message_type::read_index_resp:
@@ -198,7 +205,7 @@ bool RAFTPP_RAFT::restore(const snapshot& s) {
         // Only a leader of this term sends snapshots, and it would have made us a follower.
         trace(log_level::warning, id_, " attempted to restore snapshot as ", to_string(role_),
              "; should never happen");
-        become_follower(term_ + 1, none);
+        become_follower(term_ == std::numeric_limits<term_t>::max() ? term_ : term_ + 1, none);
         return false;
     }
     // Defense in depth: a snapshot whose configuration does not include us is not ours.

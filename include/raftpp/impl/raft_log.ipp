@@ -270,6 +270,8 @@ bool raft_log<Storage>::is_up_to_date(index_t lasti, term_t term) const {
 
 template <storage_reader Storage>
 bool raft_log<Storage>::match_term(index_t i, term_t t) const {
+    // term() reports 0 past the last index (etcd 3.4): there is no entry there to match.
+    if (i > last_index()) return false;
     auto ours = term(i);
     return ours.has_value() && *ours == t;
 }
