@@ -1,22 +1,30 @@
-// raftpp::testing::cluster — a deterministic, single-threaded cluster of raw_nodes over
-// memory_storage and the in-memory network: the harness for scenario tests and the base of
-// the randomized fault simulator. One seed drives everything random (the network's faults and
-// every node's election timeouts), so a seed and a sequence of calls replay a run exactly.
+// raftpp::testing::cluster — a deterministic, single-threaded cluster of raw_nodes over a
+// storage policy (memory_storage by default; see cluster_storage) and the in-memory network:
+// the harness for scenario tests and the base of the randomized fault simulator
+// (simulator.hpp). One seed drives everything random (the network's faults and every node's
+// election timeouts), so a seed and a sequence of calls replay a run exactly.
 //
-// Each member owns a memory_storage (the durable part: it survives crash() / restart()), a
-// raw_node (the volatile part: dropped by crash()) and a state machine, which here is simply
-// the list of committed entries it applied, in order. The harness drives the ready cycle the
-// way an application must: persist, apply, then advance() — so nothing leaves a node before
-// the state it vouches for is in its storage.
+// Each member owns a Storage (the durable part: it survives crash() / restart()), a
+// raw_node (the volatile part: dropped by crash(), with every async write not yet completed)
+// and a state machine (sim_state_machine.hpp), rebuilt on restart from the storage's snapshot
+// and the committed log. The harness drives the ready cycle the way an application must:
+// persist, apply, then advance() — or, with config::async_storage_writes, hands each write to
+// a queue that complete_writes() drains — so nothing leaves a node before the state it vouches
+// for is in its storage. It also plays the application's other parts: snapshots and log
+// compaction, snapshot status reports, brand-new members, and retiring removed members.
 //
-// Invariants checked on the fly and reported by violations(): at most one leader per term
-// (Raft §5.2, Election Safety); every entry applied at index i is the same on every node
-// (Raft §5.4.3, State Machine Safety); granted votes and append acks leave only once storage
-// backs them, and a leader commits only what it persisted (the ready cycle's contract).
+// Invariants checked on the fly and reported by violations() (see sim_checker.hpp): election
+// safety, log matching, leader completeness, state machine safety, committed entries final,
+// commit index never decreasing within an incarnation, applied <= committed, durable hard
+// state; and the ready cycle's contract: granted votes and append acks leave only once storage
+// backs them, and (synchronous writes) a leader commits only what it persisted.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,40 +40,27 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 #include <raftpp/testing/network.hpp>
+#include <raftpp/testing/sim_cluster_options.hpp>
+#include <raftpp/testing/sim_checker.hpp>
+#include <raftpp/testing/sim_state_machine.hpp>
+#include <raftpp/testing/sim_trackers.hpp>
 #include <raftpp/types.hpp>
 
 namespace raftpp::testing {
 
-struct cluster_options {
-    std::vector<node_id> voters;
-    // Bootstrapped as learners (add_learner_node).
-    std::vector<node_id> learners;
-    // Seeds the network and, through derive_seed(), each node's election timer.
-    std::uint64_t seed = 1;
-    // Every node starts from this config; id and seed are filled in by the cluster.
-    config base = {};
-    // Called last on each node's config (cfg.id says which node), e.g. to set pre_vote,
-    // check_quorum or disable_proposal_forwarding, or to override the seed.
-    std::function<void(config&)> configure;
-};
-
-// Counters since construction, for tests and simulator reports.
-struct cluster_stats {
-    std::uint64_t ready_cycles = 0;        // ready/persist/apply/advance rounds, all nodes
-    std::uint64_t steps = 0;               // messages stepped into a live node
-    std::uint64_t step_errors = 0;         // of which step() refused (e.g. step_peer_not_found)
-    std::uint64_t lost_to_crashed = 0;     // delivered to a crashed (or unknown) node: lost
-    std::uint64_t crashes = 0;
-    std::uint64_t restarts = 0;
-};
-
-template <class Logger = null_logger>
+template <class Logger = null_logger, class Storage = memory_storage>
 class cluster {
+    static_assert(cluster_storage<Storage>,
+                  "cluster: Storage must be a raftpp::storage with memory_storage's application "
+                  "side (hard_state(), raw_entries(), create_snapshot(), compact()); see "
+                  "raftpp/testing/sim_cluster_options.hpp");
+
 public:
-    using node_type = raw_node<memory_storage, network_endpoint, Logger>;
+    using node_type = raw_node<Storage, network_endpoint, Logger>;
+    using options_type = basic_cluster_options<Storage>;
 
     // Builds the members and the network; nodes are constructed but not bootstrapped.
-    explicit cluster(cluster_options opts, Logger logger = Logger{})
+    explicit cluster(options_type opts, Logger logger = Logger{})
         : opts_(std::move(opts)), logger_(std::move(logger)),
           net_(std::make_unique<network>(opts_.seed)) {
         for (node_id id : opts_.voters) add_member(id);
@@ -73,8 +68,7 @@ public:
     }
     cluster(std::vector<node_id> voters, std::uint64_t seed,
             std::function<void(config&)> configure = {}, Logger logger = Logger{})
-        : cluster(cluster_options{std::move(voters), {}, seed, config{}, std::move(configure)},
-                  std::move(logger)) {}
+        : cluster(make_options(std::move(voters), seed, std::move(configure)), std::move(logger)) {}
 
     cluster(const cluster&) = delete;
     cluster& operator=(const cluster&) = delete;
@@ -85,52 +79,69 @@ public:
     // restart): distinct per node and per incarnation, fixed by the cluster seed.
     static std::uint64_t derive_seed(std::uint64_t seed, node_id id, std::uint64_t n) noexcept {
         std::uint64_t z = seed ^ (id * 0x9e3779b97f4a7c15ULL) ^ (n * 0xd1b54a32d192ed03ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        z ^= z >> 31;
+        z = detail::mix64(z);
         return z != 0 ? z : 1;
     }
 
     // --- lifecycle ------------------------------------------------------------------------
 
-    // Bootstraps every member with the same peer list (etcd's StartNode) and runs a ready
-    // cycle on each, so the bootstrap entries are persisted and applied.
+    // Bootstraps every initial member with the same peer list (etcd's StartNode) and runs a
+    // ready cycle on each, so the bootstrap entries are persisted and applied.
     result<void> bootstrap() {
         std::vector<peer> peers;
         for (node_id id : opts_.voters) peers.push_back({id, false, {}});
         for (node_id id : opts_.learners) peers.push_back({id, true, {}});
-        for (auto& [id, m] : members_) {
-            RAFTPP_ASSERT(m.node != nullptr, "cluster: bootstrap with a crashed node");
-            if (auto r = m.node->bootstrap(peers); !r) return r;
+        for (node_id id : opts_.voters) {
+            if (auto r = node(id).bootstrap(peers); !r) return r;
+        }
+        for (node_id id : opts_.learners) {
+            if (auto r = node(id).bootstrap(peers); !r) return r;
         }
         process_all();
         return {};
     }
 
-    // Drops id's raw_node: its volatile state (role, votes received, progress, messages not
-    // yet sent) is lost; its storage is kept. process() always persists a whole ready before
-    // advance(), so storage holds everything the node ever vouched for. Messages later
-    // delivered to id are lost. No-op on a crashed node.
+    // A brand-new member with empty storage, not bootstrapped (etcd's node joining an existing
+    // cluster): it waits for a leader to send it the log, or a snapshot, once a conf change
+    // naming it is applied. Propose that conf change yourself.
+    void add_node(node_id id) { add_member(id); }
+
+    // Drops id's raw_node: its volatile state (role, votes received, progress, unstable
+    // entries, messages not yet sent, async writes not yet completed) is lost; its storage is
+    // kept. Messages later delivered to id are lost. No-op on a crashed node.
     void crash(node_id id) {
         member_type& m = at(id);
         if (!m.node) return;
         m.node.reset();
+        if constexpr (requires { m.storage->on_crash(); }) m.storage->on_crash();
+        stats_.writes_lost += m.writes.size();
+        m.writes.clear();
+        m.reads.clear();
         ++stats_.crashes;
     }
 
-    // Builds a new raw_node over id's storage (hard state and log are loaded; the conf_state
-    // too when the storage holds a snapshot). The state machine is not durable here: it is
-    // rebuilt by re-applying the committed log from the start, so config.applied stays 0 and
-    // the committed entries (bootstrap conf changes included, which restore the configuration
-    // of a storage without a snapshot) are applied again by the ready cycle run here.
-    // The harness never compacts, so the whole log is there to re-apply.
+    // Builds a new raw_node over id's storage (hard state, log, and the configuration of its
+    // snapshot if it has one). The state machine is restored from the storage's snapshot
+    // (config.applied is its index; 0 without one) and the ready cycle run here re-applies the
+    // committed entries after it, conf changes included, which rebuilds the configuration.
+    // Throws what raw_node's constructor throws on a storage it cannot load.
     void restart(node_id id) {
         member_type& m = at(id);
         RAFTPP_ASSERT(!m.node, "cluster: restart of a running node; crash it first");
+        RAFTPP_ASSERT(!m.retired, "cluster: restart of a retired node");
+        if (opts_.on_restart) opts_.on_restart(id, *m.storage);
         m.applied.clear();
+        m.sm = state_machine{};
         m.conf = conf_state{};
+        if (auto snap = m.storage->snapshot(); snap && !is_empty(*snap)) {
+            restore_state(id, m, *snap);
+            m.snap_index = snap->metadata.index;
+        }
+        m.applied_at_start = m.sm.index;
+        rebuild_prefixes(id, m);
         ++m.incarnation;
-        m.node = make_node(id, m.incarnation, *m.storage);
+        m.node = make_node(id, m);
+        m.commit_seen = m.node->raft().log().committed();
         ++stats_.restarts;
         process(id);
     }
@@ -147,23 +158,18 @@ public:
         for (auto& [id, m] : members_) tick(id);
     }
 
-    // Runs ready cycles on id until it has nothing ready: persist through raw_node::persist,
+    // Runs ready cycles on id until it has nothing ready: persist (or queue the async write),
     // apply committed entries (conf changes through apply_conf_change), advance (which sends
     // and steps self-addressed responses, possibly readying more). Returns the cycles run.
     std::size_t process(node_id id) {
         member_type& m = at(id);
         std::size_t cycles = 0;
         while (m.node && m.node->has_ready()) {
-            auto& rd = m.node->ready();
-            auto persisted = m.node->persist(rd);
-            RAFTPP_ASSERT(persisted.has_value(), "cluster: memory_storage refused a ready");
-            check_durable(id, m, rd.messages);
-            for (const entry& e : rd.committed_entries) apply(id, m, e);
-            m.node->advance();
-            observe(id, m);
+            cycle(id, m);
             ++stats_.ready_cycles;
             RAFTPP_ASSERT(++cycles < 100000, "cluster: ready cycles do not settle");
         }
+        retire_removed_members();
         return cycles;
     }
     std::size_t process_all() {
@@ -172,34 +178,68 @@ public:
         return n;
     }
 
-    // One network round: steps every message due now into its (live) node. Does not run
-    // ready cycles. Returns the number of messages delivered.
+    // Async storage writes: makes up to max of id's queued writes durable, in order (persist,
+    // then raw_node::on_write_complete, which sends the responses they held back). Returns
+    // how many. Run process(id) afterwards: completions usually ready more.
+    std::size_t complete_writes(node_id id,
+                                std::size_t max = std::numeric_limits<std::size_t>::max()) {
+        member_type& m = at(id);
+        std::size_t done = 0;
+        for (; m.node && done < max && !m.writes.empty(); ++done) {
+            storage_write w = std::move(m.writes.front());
+            m.writes.pop_front();
+            auto persisted = m.node->persist(w);
+            RAFTPP_ASSERT(persisted.has_value(), "cluster: storage refused a write");
+            after_persist(id, m, w.snapshot, w.hard_state, w.entries);
+            check_durable(id, m, w.responses);
+            m.node->on_write_complete(std::move(w));
+            observe(id, m);
+            ++stats_.writes_completed;
+        }
+        return done;
+    }
+    std::size_t pending_writes(node_id id) const { return at(id).writes.size(); }
+
+    // One network round: steps every message due now into its (live) node, and reports the
+    // fate of snapshots to their senders (finish once delivered, failure when not delivered
+    // within snapshot_timeout rounds). Does not run ready cycles. Returns the messages
+    // delivered.
     std::size_t deliver() {
         auto msgs = net_->deliver();
         for (auto& msg : msgs) {
+            const bool snap = msg.type == message_type::snap;
+            const snapshot_tracker::key key{msg.from, msg.to, msg.snapshot.get()};
             auto it = members_.find(msg.to);
-            if (it == members_.end() || !it->second.node) {
+            const bool live = it != members_.end() && it->second.node;
+            if (!live) {
                 ++stats_.lost_to_crashed;
-                continue;
+            } else if (msg.type == message_type::read_index && !may_serve_reads(msg.to)) {
+                ++stats_.reads_refused;
+            } else {
+                ++stats_.steps;
+                if (!it->second.node->step(std::move(msg))) ++stats_.step_errors;
+                observe(it->first, it->second);
             }
-            ++stats_.steps;
-            if (!it->second.node->step(std::move(msg))) ++stats_.step_errors;
-            observe(it->first, it->second);
+            if (snap)
+                if (auto sent = snaps_.delivered(key)) report_snapshot(*sent, live);
         }
+        for (const auto& sent : snaps_.overdue(net_->now())) report_snapshot(sent, false);
         return msgs.size();
     }
 
-    // Whether some live node has a ready or a message is in flight.
+    // Whether some live node has a ready or a queued write, or a message is in flight.
     bool busy() const {
         for (const auto& [id, m] : members_)
-            if (m.node && m.node->has_ready()) return true;
+            if (m.node && (m.node->has_ready() || !m.writes.empty())) return true;
         return !net_->idle();
     }
 
-    // Alternates process_all() and deliver() without ticking until nothing is ready and the
-    // network is idle. Returns false if that did not happen within max_rounds deliveries.
+    // Alternates process_all(), complete_writes() and deliver() without ticking until nothing
+    // is ready and the network is idle. False if that did not happen within max_rounds.
     bool step_until_quiet(std::size_t max_rounds = 10000) {
         for (std::size_t i = 0;; ++i) {
+            process_all();
+            for (auto& [id, m] : members_) complete_writes(id);
             process_all();
             if (!busy()) return true;
             if (i == max_rounds) return false;
@@ -218,7 +258,7 @@ public:
         }
     }
 
-    // --- client operations ----------------------------------------------------------------
+    // --- client and application operations ------------------------------------------------
 
     // A live node that is leader, with the highest term among such nodes (a deposed leader
     // that has not heard of the new term yet still believes it leads at its old term).
@@ -264,18 +304,58 @@ public:
         return r;
     }
 
+    // Takes a snapshot of id's state machine at its applied index (with the configuration in
+    // force there) and compacts its log, keeping compaction_retain entries before it. False
+    // when there is nothing new to snapshot, or the applied index is past the persisted
+    // commit index (async writes: a restart could not load that storage).
+    bool snapshot_now(node_id id) {
+        member_type& m = at(id);
+        const index_t i = m.sm.index;
+        if (!m.node || i == 0 || i > m.storage->hard_state().commit) return false;
+        if (!m.storage->create_snapshot(i, &m.conf, m.sm.encode())) return false;
+        m.snap_index = i;
+        m.conf_changed = false;
+        ++stats_.snapshots_created;
+        const index_t offset = m.storage->raw_entries().front().index;
+        if (i > opts_.compaction_retain && i - opts_.compaction_retain > offset) {
+            const index_t upto = i - opts_.compaction_retain;
+            if (m.storage->compact(upto))
+                m.prefixes.erase(m.prefixes.begin(),
+                                 m.prefixes.begin() + static_cast<std::ptrdiff_t>(upto - offset));
+        }
+        return true;
+    }
+
+    // Whether id may take a read_index request: always, unless guard_singleton_reads is set
+    // and id is a leader whose configuration has a single voter while it is not that voter,
+    // or has not committed an entry of its term yet (the cases raft answers wrongly at once).
+    bool may_serve_reads(node_id id) const {
+        if (!opts_.guard_singleton_reads) return true;
+        const auto& r = node(id).raft();
+        if (r.role() != role::leader || !r.tracker().is_singleton()) return true;
+        const auto t = r.log().term(r.log().committed());
+        return r.promotable() && t && *t == r.term();
+    }
+
+    // The read states id's ready cycles returned since the last call (read_index answers).
+    std::vector<read_state> take_read_states(node_id id) { return std::exchange(at(id).reads, {}); }
+
     // --- accessors ------------------------------------------------------------------------
 
     const std::vector<node_id>& voters() const noexcept { return opts_.voters; }
     const std::vector<node_id>& learners() const noexcept { return opts_.learners; }
-    // All member ids, ascending.
+    // All member ids (retired ones included), ascending.
     std::vector<node_id> ids() const {
         std::vector<node_id> out;
         for (const auto& [id, m] : members_) out.push_back(id);
         return out;
     }
+    bool has_member(node_id id) const { return members_.count(id) != 0; }
     std::uint64_t seed() const noexcept { return opts_.seed; }
+    const options_type& options() const noexcept { return opts_; }
     bool alive(node_id id) const { return at(id).node != nullptr; }
+    bool retired(node_id id) const { return at(id).retired; }
+    std::uint64_t incarnation(node_id id) const { return at(id).incarnation; }
     // id's raw_node; id must be alive.
     node_type& node(node_id id) {
         member_type& m = at(id);
@@ -287,58 +367,80 @@ public:
         RAFTPP_ASSERT(m.node != nullptr, "cluster: node() of a crashed node");
         return *m.node;
     }
-    memory_storage& storage(node_id id) { return *at(id).storage; }
-    const memory_storage& storage(node_id id) const { return *at(id).storage; }
-    // The entries id applied since its last (re)start, in order; kept across a crash until
-    // the restart.
+    Storage& storage(node_id id) { return *at(id).storage; }
+    const Storage& storage(node_id id) const { return *at(id).storage; }
+    // The entries id's ready cycles applied since its last (re)start, in order; kept across a
+    // crash until the restart. A state restored from a snapshot is not listed here.
     const std::vector<entry>& applied(node_id id) const { return at(id).applied; }
-    // The payloads of the non-empty normal entries id applied: the client's view.
-    std::vector<std::string> applied_data(node_id id) const {
-        std::vector<std::string> out;
-        for (const entry& e : at(id).applied)
-            if (e.type == entry_type::normal && !e.data.empty()) out.push_back(e.data.str());
-        return out;
-    }
-    // The configuration returned by id's last applied conf change.
+    // id's state machine: applied index, digest, and the client payloads.
+    const state_machine& state(node_id id) const { return at(id).sm; }
+    // The payloads of the non-empty normal entries in id's state machine: the client's view.
+    const std::vector<std::string>& applied_data(node_id id) const { return at(id).sm.payloads; }
+    // The configuration in force at id's applied index.
     const conf_state& conf(node_id id) const { return at(id).conf; }
     // The config id's current raw_node was constructed with.
-    config config_of(node_id id) const { return make_config(id, at(id).incarnation); }
+    config config_of(node_id id) const { return make_config(id, at(id)); }
     network& net() noexcept { return *net_; }
     const network& net() const noexcept { return *net_; }
     const cluster_stats& stats() const noexcept { return stats_; }
 
     // Invariant violations seen so far (empty when all is well), one line each.
-    const std::vector<std::string>& violations() const noexcept { return violations_; }
+    const std::vector<std::string>& violations() const noexcept { return checker_.violations(); }
     // The leader seen for each term: the node observed in the leader role at that term.
-    const std::map<term_t, node_id>& leaders_by_term() const noexcept { return leaders_; }
+    const std::map<term_t, node_id>& leaders_by_term() const noexcept {
+        return checker_.leaders_by_term();
+    }
+    invariant_checker& checker() noexcept { return checker_; }
+    const invariant_checker& checker() const noexcept { return checker_; }
+
+    // Rounds a snapshot may take to be delivered before its sender is told it failed.
+    static constexpr std::uint64_t snapshot_timeout = 50;
 
 private:
     struct member_type {
-        std::unique_ptr<memory_storage> storage;
+        std::unique_ptr<Storage> storage;
         std::unique_ptr<node_type> node;  // null while crashed
         std::vector<entry> applied;
+        state_machine sm;
         conf_state conf;
+        std::deque<storage_write> writes;  // async: handed out, not yet durable
+        std::vector<read_state> reads;
+        // prefixes[k]: digest of the persisted log up to storage.raw_entries()[k].
+        std::vector<std::uint64_t> prefixes{0};
+        index_t applied_at_start = 0;  // config.applied of the current raw_node
+        index_t snap_index = 0;        // index of storage's snapshot
+        bool conf_changed = false;     // a conf change was applied since that snapshot
+        index_t commit_seen = 0;       // commit index last observed in this incarnation
         std::uint64_t incarnation = 0;
+        bool retired = false;
     };
+    static options_type make_options(std::vector<node_id> voters, std::uint64_t seed,
+                                     std::function<void(config&)> configure) {
+        options_type o;
+        o.voters = std::move(voters);
+        o.seed = seed;
+        o.configure = std::move(configure);
+        return o;
+    }
 
     void add_member(node_id id) {
         auto [it, fresh] = members_.try_emplace(id);
         RAFTPP_ASSERT(fresh, "cluster: duplicate node id");
-        it->second.storage = std::make_unique<memory_storage>();
-        it->second.node = make_node(id, 0, *it->second.storage);
+        it->second.storage = std::make_unique<Storage>();
+        it->second.node = make_node(id, it->second);
     }
 
-    config make_config(node_id id, std::uint64_t incarnation) const {
+    config make_config(node_id id, const member_type& m) const {
         config c = opts_.base;
         c.id = id;
-        c.seed = derive_seed(opts_.seed, id, incarnation);
+        c.seed = derive_seed(opts_.seed, id, m.incarnation);
         if (opts_.configure) opts_.configure(c);
+        c.applied = m.applied_at_start;
         return c;
     }
 
-    std::unique_ptr<node_type> make_node(node_id id, std::uint64_t incarnation,
-                                         memory_storage& st) {
-        return std::make_unique<node_type>(make_config(id, incarnation), st, net_->endpoint(id),
+    std::unique_ptr<node_type> make_node(node_id id, const member_type& m) {
+        return std::make_unique<node_type>(make_config(id, m), *m.storage, net_->endpoint(id),
                                            logger_);
     }
 
@@ -353,70 +455,157 @@ private:
         return it->second;
     }
 
-    // Applies one committed entry to id's state machine and checks it against what every
-    // node applied at that index before (State Machine Safety).
+    // One ready cycle.
+    void cycle(node_id id, member_type& m) {
+        auto& rd = m.node->ready();
+        if (rd.write) {
+            m.writes.push_back(std::move(*rd.write));
+            rd.write.reset();
+        } else {
+            auto persisted = m.node->persist(rd);
+            RAFTPP_ASSERT(persisted.has_value(), "cluster: storage refused a ready");
+            after_persist(id, m, rd.snapshot, rd.hard_state, rd.entries);
+        }
+        check_durable(id, m, rd.messages);
+        for (const message& msg : rd.messages)
+            if (msg.type == message_type::snap)
+                snaps_.sent({id, msg.to, msg.snapshot.get()}, m.incarnation,
+                            net_->now() + snapshot_timeout);
+        m.reads.insert(m.reads.end(), rd.read_states.begin(), rd.read_states.end());
+        for (const entry& e : rd.committed_entries) apply(id, m, e);
+        m.node->advance();
+        observe(id, m);
+        if (opts_.auto_complete_writes) complete_writes(id);
+        // A snapshot after a conf change once the log may be compacted (see cluster_options).
+        const bool policy = opts_.snapshot_interval != 0;
+        if (m.node && ((policy && m.sm.index >= m.snap_index + opts_.snapshot_interval) ||
+                       (m.conf_changed && (policy || m.snap_index != 0))))
+            snapshot_now(id);
+    }
+
+    // Storage now holds snap, hs and ents: restore the state machine from a snapshot (the
+    // application does it with the write), and mirror the log's prefix digests.
+    void after_persist(node_id id, member_type& m, const snapshot& snap, const hard_state& hs,
+                       std::span<const entry> ents) {
+        if (!is_empty(snap)) {
+            if (snap.metadata.index <= m.sm.index)
+                checker_.violation("node ", id, " was sent snapshot ", snap.metadata.index,
+                                   " behind its state machine at ", m.sm.index);
+            restore_state(id, m, snap);
+            m.snap_index = snap.metadata.index;
+            m.prefixes.assign(1, m.sm.digest);
+            checker_.on_persisted_entry(id, snap.metadata.index, snap.metadata.term, m.sm.digest);
+            ++stats_.snapshots_restored;
+        }
+        if (!is_empty(hs)) checker_.on_persisted_hard_state(id, hs);
+        if (!ents.empty()) update_prefixes(id, m, ents.front().index);
+    }
+
+    void restore_state(node_id id, member_type& m, const snapshot& snap) {
+        auto sm = state_machine::decode(snap.data);
+        if (!sm || sm->index != snap.metadata.index) {
+            checker_.violation("node ", id, " got a snapshot at ", snap.metadata.index,
+                               " whose state machine does not decode");
+            return;
+        }
+        checker_.on_restore(id, sm->index, sm->digest);
+        m.sm = std::move(*sm);
+        m.conf = snap.metadata.conf_state;
+    }
+
+    // Recomputes the prefix digests of storage's log from index `from` to its end.
+    void update_prefixes(node_id id, member_type& m, index_t from) {
+        const auto& ents = m.storage->raw_entries();
+        const index_t offset = ents.front().index;
+        std::size_t k = static_cast<std::size_t>(std::max(from, offset + 1) - offset);
+        RAFTPP_ASSERT(k <= m.prefixes.size(), "cluster: prefix digests out of step with storage");
+        m.prefixes.resize(k);
+        for (; k < ents.size(); ++k) {
+            m.prefixes.push_back(chain(m.prefixes.back(), ents[k]));
+            checker_.on_persisted_entry(id, ents[k].index, ents[k].term, m.prefixes.back());
+        }
+    }
+    // After a restart hook may have rewritten the storage: the prefixes up to the dummy entry
+    // stay (storage's snapshot point did not move), the rest is recomputed and checked.
+    void rebuild_prefixes(node_id id, member_type& m) {
+        if (m.prefixes.size() > m.storage->raw_entries().size())
+            m.prefixes.resize(m.storage->raw_entries().size());
+        update_prefixes(id, m, m.storage->raw_entries().front().index + 1);
+    }
+
+    // Applies one committed entry to id's state machine (State Machine Safety is checked by
+    // the checker against what every node applied at that index).
     void apply(node_id id, member_type& m, const entry& e) {
         if (e.type != entry_type::normal) {
             auto cc = decode_conf_change_entry(e);
             RAFTPP_ASSERT(cc.has_value(), "cluster: committed conf change does not decode");
-            if (auto cs = m.node->apply_conf_change(*cc)) m.conf = std::move(*cs);
+            if (auto cs = m.node->apply_conf_change(*cc)) {
+                if (opts_.retire_removed) removals_.applied(m.conf, *cc, *cs, e.index);
+                m.conf = std::move(*cs);
+                m.conf_changed = true;
+            }
         }
-        const index_t expect = m.applied.empty() ? e.index : m.applied.back().index + 1;
-        if (e.index != expect)
-            violation("node ", id, " applied index ", e.index, " after ", expect - 1);
-        if (e.index <= history_.size()) {
-            if (history_[e.index - 1] != e)
-                violation("node ", id, " applied a different entry at ", e.index, " (term ",
-                          e.term, " vs ", history_[e.index - 1].term, ")");
-        } else if (e.index == history_.size() + 1) {
-            history_.push_back(e);
-        }
+        if (e.index != m.sm.index + 1)
+            checker_.violation("node ", id, " applied index ", e.index, " after ", m.sm.index);
+        checker_.on_apply(id, e);
+        m.sm.apply(e);
         m.applied.push_back(e);
     }
 
-    // Records who leads which term (Election Safety). Called after every input to a node:
-    // a node becomes leader inside one step(), tick() or advance(), and is seen right after.
-    // Also checks the ready cycle's promise that a leader commits only entries it persisted
-    // itself: its appends leave only after its own write (stronger than Raft requires).
-    void observe(node_id id, const member_type& m) {
-        if (!m.node || m.node->raft().role() != role::leader) return;
-        const auto& r = m.node->raft();
-        auto [it, fresh] = leaders_.try_emplace(r.term(), id);
-        if (!fresh && it->second != id)
-            violation("two leaders at term ", r.term(), ": ", it->second, " and ", id);
-        if (r.log().committed() > m.storage->raw_entries().back().index)
-            violation("leader ", id, " committed ", r.log().committed(), " past its persisted log");
-    }
-
-    // The durability contract, checked after persist() and before advance() sends: a granted
-    // vote and an append ack are backed by storage, unless storage has moved to a later term
-    // since (the response is then stale, not unfounded: Raft §5.4 only needs it to have been
-    // true at its own term).
-    void check_durable(node_id id, const member_type& m, const std::vector<message>& msgs) {
-        const hard_state& hs = m.storage->hard_state();
-        const index_t last = m.storage->raw_entries().back().index;
-        for (const message& msg : msgs) {
-            if (msg.reject || hs.term > msg.term) continue;
-            const bool vote_ok = msg.type != message_type::vote_resp || hs.vote == msg.to;
-            const bool ack_ok = msg.type != message_type::app_resp || last >= msg.index;
-            if (!vote_ok || !ack_ok)
-                violation("node ", id, " sends ", to_string(msg.type), " to ", msg.to,
-                          " ahead of its storage");
+    // Shuts down, for good, the removed members removal_tracker says may go.
+    void retire_removed_members() {
+        const auto due = removals_.due([&](node_id id) {
+            auto it = members_.find(id);
+            if (it == members_.end() || it->second.retired) return no_limit;
+            return it->second.storage->hard_state().commit;
+        });
+        for (node_id id : due) {
+            member_type& m = at(id);
+            if (m.retired) continue;
+            crash(id);
+            m.retired = true;
+            ++stats_.retired;
         }
     }
 
-    template <class... A>
-    void violation(const A&... parts) {
-        violations_.push_back(raftpp::detail::concat(parts...));
+    // Before msgs leave id: the votes and acks among them are backed by its storage.
+    void check_durable(node_id id, const member_type& m, const std::vector<message>& msgs) {
+        checker_.check_durable(id, m.storage->hard_state(), m.storage->raw_entries().back().index,
+                               msgs);
     }
 
-    cluster_options opts_;
+    // Called after every input to a node (see invariant_checker::observe).
+    void observe(node_id id, member_type& m) {
+        if (!m.node) return;
+        const bool sync = !m.node->raft().cfg().async_storage_writes;
+        checker_.observe(id, m.node->raft(), m.commit_seen, m.sm.index,
+                         sync ? m.storage->raw_entries().back().index : no_limit,
+                         [&](auto&& visit) {
+                             for (auto& [lid, l] : members_)
+                                 if (l.node && l.node->raft().role() == role::leader)
+                                     visit(lid, l.node->raft());
+                         });
+    }
+
+    // Snapshot status reports (etcd's ReportSnapshot), as the transport would make them.
+    void report_snapshot(const snapshot_tracker::in_flight& s, bool delivered) {
+        auto from = members_.find(s.k.from);
+        if (from == members_.end() || !from->second.node ||
+            from->second.incarnation != s.incarnation)
+            return;
+        from->second.node->report_snapshot(
+            s.k.to, delivered ? snapshot_status::finish : snapshot_status::failure);
+        ++stats_.snapshot_reports;
+        observe(s.k.from, from->second);
+    }
+
+    options_type opts_;
     Logger logger_;
     std::unique_ptr<network> net_;  // stable address: endpoints point at it
     std::map<node_id, member_type> members_;
-    std::vector<entry> history_;  // history_[i - 1]: the entry applied at index i
-    std::map<term_t, node_id> leaders_;
-    std::vector<std::string> violations_;
+    invariant_checker checker_;
+    snapshot_tracker snaps_;
+    removal_tracker removals_;
     cluster_stats stats_;
 };
 

@@ -40,7 +40,7 @@ struct kv_command {
 
 namespace kv_detail {
 
-inline constexpr std::byte command_tag{0x4b};    // 'K'
+inline constexpr std::byte command_tag{0x4b};   // 'K'
 inline constexpr std::byte read_ctx_tag{0x52};  // 'R'
 
 inline void put_varint(std::vector<std::byte>& out, std::uint64_t v) {
@@ -66,7 +66,7 @@ inline std::optional<std::uint64_t> get_varint(std::span<const std::byte>& in) {
 }  // namespace kv_detail
 
 // 'K', the operation, then LEB128 varints: client, seq, key, value, and expected for a cas.
-// A put of a small value by a small client takes 7 bytes.
+// A put of a small value by a small client takes 6 bytes.
 inline buffer encode_kv_command(const kv_command& c) {
     std::vector<std::byte> out{kv_detail::command_tag, static_cast<std::byte>(c.input.op)};
     kv_detail::put_varint(out, c.client);
@@ -154,18 +154,26 @@ enum class kv_read_path : std::uint8_t {
     // believes it is leader, without asking anyone. A deposed leader cut off from the cluster
     // still believes it (unless check_quorum steps it down) and serves stale values.
     unsafe_local_leader,
+    // BROKEN ON PURPOSE: read_index, but read as soon as the read state arrives, without
+    // waiting for the node to apply up to its index: a lagging follower serves stale values.
+    unsafe_no_apply_wait,
 };
 
 struct kv_workload {
     std::size_t clients = 3;
-    std::uint32_t keys = 3;      // keys are drawn uniformly from [0, keys)
-    double get_share = 0.4;      // share of operations that are gets
-    double cas_share = 0.3;      // ... and cas; the rest are puts
-    std::uint64_t max_think = 4;           // idle rounds between operations: uniform in [0, max]
-    std::uint64_t attempt_timeout = 40;    // rounds without a reply before trying another node
-    std::uint64_t max_backoff = 6;         // rounds before a retry: uniform in [1, max]
-    std::size_t max_attempts = 6;          // attempts before an operation is abandoned
+    std::uint32_t keys = 3;              // keys are drawn uniformly from [0, keys)
+    double get_share = 0.4;              // share of operations that are gets
+    double cas_share = 0.3;              // ... and cas; the rest are puts
+    std::uint64_t max_think = 4;         // idle rounds between operations: uniform in [0, max]
+    std::uint64_t attempt_timeout = 40;  // rounds without a reply before trying another node
+    std::uint64_t max_backoff = 6;       // rounds before a retry: uniform in [1, max]
+    std::size_t max_attempts = 6;        // attempts before an operation is abandoned
     kv_read_path read_path = kv_read_path::read_index;
+    // 0: a node's state machine applies committed entries as soon as raft hands them out.
+    // Otherwise at most a uniform [0, max] entries per round, so state machines lag behind
+    // their logs, as with an asynchronous apply (the ReadIndex wait for applied >= index
+    // then matters).
+    std::uint64_t max_apply_per_round = 0;
 };
 
 struct kv_client_stats {
@@ -180,16 +188,18 @@ struct kv_client_stats {
 // Simulated clients over a testing::cluster (any type with its public API). The driver owns
 // the passage of time: each round() ticks every node once, runs ready cycles, delivers one
 // network step and lets every client act. Faults are injected between rounds through the
-// cluster (net(), crash(), restart()); the clients notice by themselves.
+// cluster (net(), crash(), restart()); the clients notice by themselves. Used of the cluster:
+// ids, alive, applied, propose, tick_all, process_all, deliver, and node(id).raft() for role,
+// lead and read_states (taken right after deliver(), see harvest_read_states).
 //
 // Times in the history are round * 10000 + the event's rank within the round: a strict order
 // of every invocation and return, readable as the round it happened in.
 template <class Cluster>
 class kv_clients {
 public:
-    kv_clients(Cluster& c, kv_workload w, std::uint64_t seed)
-        : cluster_(c), work_(w), rng_(seed) {
-        RAFTPP_ASSERT(w.clients > 0 && w.keys > 0 && w.max_attempts > 0, "kv_clients: bad workload");
+    kv_clients(Cluster& c, kv_workload w, std::uint64_t seed) : cluster_(c), work_(w), rng_(seed) {
+        RAFTPP_ASSERT(w.clients > 0 && w.keys > 0 && w.max_attempts > 0,
+                      "kv_clients: bad workload");
         const auto ids = cluster_.ids();
         for (std::size_t i = 0; i < w.clients; ++i) {
             client c;
@@ -205,6 +215,9 @@ public:
     void round(bool issue = true) {
         ++round_;
         events_ = 0;
+        if (work_.max_apply_per_round != 0)
+            for (node_id id : cluster_.ids())
+                replica(id).budget = rng_.below(work_.max_apply_per_round + 1);
         cluster_.tick_all();
         settle();
         cluster_.deliver();
@@ -234,7 +247,13 @@ public:
     const kv_state_machine& state_machine(node_id id) { return replica(id).sm; }
 
 private:
-    enum class client_phase : std::uint8_t { idle, backoff, writing, awaiting_read_state, awaiting_apply };
+    enum class client_phase : std::uint8_t {
+        idle,
+        backoff,
+        writing,
+        awaiting_read_state,
+        awaiting_apply
+    };
 
     struct client {
         std::uint64_t id = 0;
@@ -252,9 +271,14 @@ private:
     struct replica_state {
         kv_state_machine sm;
         std::size_t cursor = 0;  // entries of cluster.applied(id) fed to sm
+        std::size_t high = 0;    // the highest cursor ever: a rebuild up to it is not rationed
+        std::uint64_t budget = ~std::uint64_t{0};  // entries it may still apply this round
     };
 
-    std::uint64_t now() { return round_ * 10000 + ++events_; }
+    std::uint64_t now() {
+        RAFTPP_ASSERT(events_ + 1 < 10000, "kv_clients: too many events in one round");
+        return round_ * 10000 + ++events_;
+    }
 
     void settle() {
         harvest_read_states();
@@ -265,18 +289,25 @@ private:
     replica_state& replica(node_id id) { return replicas_[id]; }
 
     // Feeds every node's newly applied entries to its state machine. A restart rebuilds the
-    // applied list from the log, so every replica is rebuilt when a restart happened.
+    // node's applied list by re-applying the log: the entry at each position is the same
+    // (State Machine Safety), so the state machine is rebuilt only if the list got shorter.
     void sync() {
-        if (cluster_.stats().restarts != restarts_seen_) {
-            restarts_seen_ = cluster_.stats().restarts;
-            replicas_.clear();
-        }
         for (node_id id : cluster_.ids()) {
+            if (!cluster_.alive(id)) continue;  // a crashed node answers nobody
             const auto& applied = cluster_.applied(id);
             replica_state& r = replica(id);
-            if (applied.size() < r.cursor) r = replica_state{};
-            for (; r.cursor < applied.size(); ++r.cursor)
+            if (applied.size() < r.cursor) {
+                r.sm = kv_state_machine{};
+                r.cursor = 0;
+            }
+            for (; r.cursor < applied.size(); ++r.cursor) {
+                if (r.cursor == r.high) {
+                    if (r.budget == 0) break;
+                    --r.budget;
+                    ++r.high;
+                }
                 if (auto done = r.sm.apply(applied[r.cursor])) on_applied(id, *done);
+            }
         }
         for (client& c : clients_)
             if (c.phase == client_phase::awaiting_apply) maybe_finish_read(c);
@@ -302,6 +333,9 @@ private:
                         c.read_ctx == rs.request_ctx) {
                         c.read_index = rs.index;
                         c.phase = client_phase::awaiting_apply;
+                        // The second broken path reads at once, whatever was applied.
+                        if (work_.read_path == kv_read_path::unsafe_no_apply_wait)
+                            complete(c, {true, replica(id).sm.get(c.op.input.key)});
                     }
             states.clear();
         }
@@ -331,7 +365,7 @@ private:
     void begin(client& c) {
         c.op = kv_operation{};
         c.op.client = c.id;
-        c.op.input = next_input(c);
+        c.op.input = next_input();
         c.op.invoked_at = now();
         c.attempts = 0;
         if (c.op.input.op != kv_op::get) ++c.seq;
@@ -339,18 +373,17 @@ private:
         attempt(c);
     }
 
-    kv_input next_input(client& c) {
+    kv_input next_input() {
         const auto key = static_cast<std::uint32_t>(rng_.below(work_.keys));
         const double u = rng_.uniform01();
-        // Values are unique and non-zero, so a read names the write it observed.
-        const std::uint64_t fresh = ((c.id + 1) << 40) | ++writes_;
         if (u < work_.get_share) return kv_get(key);
+        // Values are 1, 2, 3, ...: unique and non-zero, so a read names the write it observed.
         if (u < work_.get_share + work_.cas_share) {
             // Mostly the latest value a client saw, so that some swaps succeed.
             const std::uint64_t expected = rng_.uniform01() < 0.8 ? last_seen_[key] : 0;
-            return kv_cas(key, expected, fresh);
+            return kv_cas(key, expected, ++writes_);
         }
-        return kv_put(key, fresh);
+        return kv_put(key, ++writes_);
     }
 
     void attempt(client& c) {
@@ -437,7 +470,6 @@ private:
     detail::xoshiro256ss rng_;
     std::vector<client> clients_;
     std::map<node_id, replica_state> replicas_;
-    std::uint64_t restarts_seen_ = 0;
     std::map<std::uint32_t, std::uint64_t> last_seen_;
     kv_history history_;
     kv_client_stats stats_;
