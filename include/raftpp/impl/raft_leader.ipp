@@ -341,13 +341,9 @@ bool RAFTPP_RAFT::committed_entry_in_current_term() const {
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::leader_read_index(message& m) {
     if (m.entries.size() != 1) return;  // a read_index carries exactly its context
-    if (prs_.is_singleton()) {
-        // The only voter: the commit index is already linearizable.
-        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
-        return;
-    }
     // A new leader does not know the commit index until it commits an entry of its own term
-    // (Raft §8, etcd#7331): hold reads until then.
+    // (Raft §8, etcd#7331): hold reads until then. A single voter too: after a restart its
+    // commit index may be behind what it told others before the crash.
     if (!committed_entry_in_current_term()) {
         pending_read_index_messages_.push_back(std::move(m));
         return;
@@ -366,6 +362,12 @@ void RAFTPP_RAFT::release_pending_read_index_messages() {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::send_read_index_response(message& m) {
+    if (prs_.is_singleton() && promotable()) {
+        // The only voter, and the leader: its commit index is linearizable. (A leader that
+        // was demoted or removed is not; the single voter may be another node.)
+        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
+        return;
+    }
     if (cfg_.read_only == read_only_option::safe) {
         // Confirm we are still leader with a heartbeat round carrying the read's context.
         const buffer ctx = detail::read_only::context_of(m);
