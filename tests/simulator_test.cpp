@@ -6,7 +6,7 @@
 // shown to fail: deliberately broken nodes must be caught, with a seed that replays.
 //
 // Environment:
-//   RAFTPP_SIM_RUNS=n        schedules (default 20000 in release builds, about a minute on 2
+//   RAFTPP_SIM_RUNS=n        schedules (default 2000 in release builds, about 10 s on 2
 //                            cores; 150 when sanitized or unoptimized)
 //   RAFTPP_SIM_FIRST_SEED=s  seeds s .. s+n-1 (default 1)
 //   RAFTPP_SIM_SEED=s        replay only schedule s, printing its report and step log
