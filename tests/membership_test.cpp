@@ -388,6 +388,48 @@ TEST_CASE("a leader takes one conf change at a time", "[conf_change]") {
     }
 }
 
+TEST_CASE("with keep_voter_majority a leader refuses changes that keep a minority of voters",
+          "[conf_change]") {
+    // docs/reliability.md, bug 2: such a change can leave the cluster without a leader for
+    // good. Off by default (etcd accepts them, see the next sections' defaults).
+    struct tc {
+        std::string_view name;
+        ids voters;
+        conf_change_v2 cc;
+        bool kept;
+    };
+    const tc cases[] = {
+        {"remove one of two voters", {1, 2}, v2({cc_remove(2)}), false},
+        {"the leader demotes itself, one of two", {1, 2}, v2({{cct::add_learner_node, 1}}), false},
+        {"replace two of three at once (joint)", {1, 2, 3},
+         v2({cc_remove(2), cc_remove(3), cc_add(4), cc_add(5)}, transition::joint_explicit), false},
+        {"remove one of three", {1, 2, 3}, v2({cc_remove(3)}), true},
+        {"demote one of three", {1, 2, 3}, v2({{cct::add_learner_node, 2}}), true},
+        {"add a voter to one", {1}, v2({cc_add(2)}), true},
+        {"replace one of three (joint)", {1, 2, 3}, v2({cc_remove(3), cc_add(4)}), true},
+    };
+    const bool enabled = GENERATE(true, false);
+    for (const auto& c : cases) {
+        CAPTURE(c.name, enabled);
+        config cfg = test_config(1, 10, 1);
+        cfg.keep_voter_majority = enabled;
+        auto r = new_test_raft(cfg, new_test_storage(c.voters));
+        r->become_candidate();
+        r->become_leader();
+        const index_t index = r->log().last_index();
+        REQUIRE(r->step(propose_cc(1, c.cc)));
+        REQUIRE(r->log().last_index() == index + 1);
+        const entry e = r->log().entries(index + 1, no_limit).value().at(0);
+        if (c.kept || !enabled) {
+            CHECK(e.type == entry_type::conf_change_v2);
+            CHECK(r->pending_conf_index() == index + 1);
+        } else {
+            CHECK(e == entry{1, index + 1, entry_type::normal, {}});
+            CHECK(r->pending_conf_index() < index + 1);
+        }
+    }
+}
+
 TEST_CASE("a conf change proposal with malformed data becomes an empty entry", "[conf_change]") {
     const entry_type t = GENERATE(entry_type::conf_change, entry_type::conf_change_v2);
     const std::string data = GENERATE(as<std::string>{}, "", "\xC1", "\xC2\x01", "not a change");

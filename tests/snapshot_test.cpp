@@ -396,6 +396,13 @@ TEST_CASE("a malformed snap message is refused before anything changes",
         {"an empty snapshot (index 0)", std::make_shared<const snapshot>(), 5},
         {"a snapshot from a later term than the message",
          std::make_shared<const snapshot>(make_snap(11, 11, {1, 2})), 5},
+        // Fuzz findings 6 and 7: restored that high, the next append's index would wrap.
+        {"a snapshot at the largest index",
+         std::make_shared<const snapshot>(make_snap(~index_t{0}, 5, {1, 2})), 5},
+        {"a snapshot a few positions below the largest index",
+         std::make_shared<const snapshot>(make_snap(~index_t{0} - 2, 5, {1, 2})), 5},
+        {"a snapshot past 2^63 - 1",
+         std::make_shared<const snapshot>(make_snap((index_t{1} << 63), 5, {1, 2})), 5},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);

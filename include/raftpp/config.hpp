@@ -61,6 +61,13 @@ struct config {
     read_only_option read_only = read_only_option::safe;
     // Followers drop proposals instead of forwarding them to the leader.
     bool disable_proposal_forwarding = false;
+    // The leader refuses (appends as an empty entry, like the other refused conf changes) a
+    // membership change that keeps fewer than a majority of the current voters as voters:
+    // removing or demoting one of two voters, replacing two of three in one joint change.
+    // Such a change can leave the cluster without a leader for good, since voters that have
+    // not learned it committed still need the votes of those it took out (docs/reliability.md,
+    // bug 2). Off by default, as etcd accepts them; change membership in smaller steps instead.
+    bool keep_voter_majority = false;
 
     // The last index the application applied; set it only when restarting. Entries at or
     // below it are never handed out again.

@@ -11,14 +11,18 @@
 
 namespace raftpp::detail {
 
+// The largest log position a peer may name. No real log gets anywhere near 2^63 entries; a
+// position beyond it could only be a forgery, and once in the log (a snapshot's index, an
+// entry) the core's index arithmetic (last + 1, committed + 1, the entries a leader appends
+// next) would wrap.
+inline constexpr index_t max_peer_index = std::numeric_limits<index_t>::max() / 2;
+
 inline std::error_code validate_message(const message& m) {
     switch (m.type) {
     case message_type::app: {
         // Entries must be the positions index+1, index+2, ... with non-decreasing terms no
         // newer than the leader's (Raft §5.3 Log Matching relies on it).
-        // The largest index_t is never a log position: every position needs a successor
-        // (first_index = snapshot + 1, committed + 1, ...).
-        if (m.entries.size() >= std::numeric_limits<index_t>::max() - m.index)
+        if (m.index > max_peer_index || m.entries.size() > max_peer_index - m.index)
             return errc::malformed_message;
         term_t prev = m.log_term;
         for (std::size_t i = 0; i < m.entries.size(); ++i) {
@@ -31,7 +35,7 @@ inline std::error_code validate_message(const message& m) {
     }
     case message_type::snap:
         if (!m.snapshot || is_empty(*m.snapshot) || m.snapshot->metadata.term > m.term ||
-            m.snapshot->metadata.index == std::numeric_limits<index_t>::max())
+            m.snapshot->metadata.index > max_peer_index)
             return errc::malformed_message;
         return {};
     case message_type::read_index_resp:

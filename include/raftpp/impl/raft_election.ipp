@@ -62,19 +62,23 @@ bool RAFTPP_RAFT::step_term_checks(const message& m) {
         return true;
     }
     if (m.term < term_) {
-        if ((cfg_.check_quorum || cfg_.pre_vote) &&
-            (m.type == message_type::heartbeat || m.type == message_type::app)) {
+        if (m.type == message_type::heartbeat || m.type == message_type::app) {
             // A stale leader (e.g. partitioned, or whose term we passed through pre-vote-less
             // campaigning) learns our term from this response and steps down; without it a
-            // cluster with check_quorum could wedge (etcd#5451).
+            // cluster with check_quorum could wedge (etcd#5451). etcd answers only with
+            // check_quorum or pre_vote, counting on our own vote requests to reach the stale
+            // leader otherwise; they do not when our lagging configuration leaves it out
+            // (docs/reliability.md, bug 3). Raft's Figure 2: every reply carries currentTerm.
             message r;
             r.type = message_type::app_resp;
             r.to = m.from;
             send(std::move(r));
-        } else if (m.type == message_type::pre_vote) {
-            // Tell a lagging pre-candidate our term so it catches up instead of retrying.
+        } else if (m.type == message_type::pre_vote || m.type == message_type::vote) {
+            // Tell a lagging (pre-)candidate our term so it catches up instead of retrying.
+            // Nobody else may ever tell it: a node whose configuration lags may not count the
+            // candidate as a peer, and so never sends it a vote request of its own.
             message r;
-            r.type = message_type::pre_vote_resp;
+            r.type = vote_response_type(m.type);
             r.to = m.from;
             r.term = term_;
             r.reject = true;

@@ -155,11 +155,11 @@ private:
         co.base.pre_vote = opts_.pre_vote;
         co.base.check_quorum = opts_.check_quorum;
         co.base.async_storage_writes = opts_.async_writes;
+        co.base.keep_voter_majority = opts_.keep_voter_majority;
         co.auto_complete_writes = false;
         co.snapshot_interval = opts_.snapshot_interval;
         co.compaction_retain = opts_.compaction_retain;
         co.retire_removed = true;
-        co.guard_singleton_reads = opts_.guard_singleton_reads;
         if constexpr (std::is_same_v<Storage, memory_storage>) co.on_restart = opts_.on_restart;
         c_ = std::make_unique<cluster_type>(std::move(co));
         c_->checker().set_on_violation([this](const std::string& v) {
