@@ -388,7 +388,7 @@ private:
     // moved to a later term since: the response is stale then, not unfounded).
     void check_durable(node_id id, const member& m, const std::vector<message>& msgs) {
         const hard_state& hs = m.storage->hard_state();
-        const index_t last = m.storage->raw_entries().back().index;
+        const index_t last = m.storage->raw_log().back().index;
         for (const message& msg : msgs) {
             if (msg.reject || hs.term > msg.term) continue;
             if (msg.type == message_type::vote_resp && hs.vote != msg.to)
@@ -427,7 +427,7 @@ private:
         auto [it, fresh] = leaders_.try_emplace(r.term(), id);
         if (!fresh && it->second != id)
             fail("two leaders at term ", r.term(), ": ", it->second, " and ", id);
-        if (log.committed() > m.storage->raw_entries().back().index)
+        if (log.committed() > m.storage->raw_log().back().index)
             fail("leader ", id, " committed ", log.committed(), " past its persisted log");
     }
 

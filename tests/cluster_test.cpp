@@ -223,7 +223,7 @@ TEST_CASE("1000 proposals replicate in the same order despite 10% message loss",
         for (node_id id : c.ids()) {
             CAPTURE(id);
             CHECK(c.applied(id) == c.applied(1));
-            CHECK(c.storage(id).raw_entries() == c.storage(1).raw_entries());
+            CHECK(c.storage(id).raw_log() == c.storage(1).raw_log());
         }
         CHECK(dropped > 0);  // the client did see and retry dropped proposals
         CHECK(c.violations().empty());
@@ -290,7 +290,7 @@ TEST_CASE("a partitioned leader steps down when the partition heals", "[cluster]
                 CAPTURE(id);
                 for (int i = 0; i < 3; ++i)
                     CHECK_FALSE(contains(c.applied_data(id), payload("lost", i)));
-                CHECK(c.storage(id).raw_entries() == c.storage(lead).raw_entries());
+                CHECK(c.storage(id).raw_log() == c.storage(lead).raw_log());
                 CHECK(c.applied(id) == c.applied(lead));
             }
             CHECK(c.violations().empty());
@@ -311,12 +311,12 @@ TEST_CASE("a restarted follower catches up with what was committed while it was 
 
         c.crash(3);
         CHECK_FALSE(c.alive(3));
-        const index_t last_of_3 = c.storage(3).raw_entries().back().index;
+        const index_t last_of_3 = c.storage(3).raw_log().back().index;
         for (int i = 0; i < 50; ++i) REQUIRE(c.propose(1, payload("b", i)));
         c.run_ticks(20);
         CHECK(contains(c.applied_data(1), "b49"));
         CHECK(contains(c.applied_data(2), "b49"));
-        CHECK(c.storage(3).raw_entries().back().index == last_of_3);  // it was down
+        CHECK(c.storage(3).raw_log().back().index == last_of_3);  // it was down
         CHECK(c.stats().lost_to_crashed > 0);
 
         c.restart(3);
@@ -329,7 +329,7 @@ TEST_CASE("a restarted follower catches up with what was committed while it was 
         CHECK(c.node(3).raft().term() == c.node(1).raft().term());
         REQUIRE(tick_until(c, [&] { return applied_everywhere(c, 1); }, 100));
         CHECK(c.node(3).raft().lead() == 1);
-        CHECK(c.storage(3).raw_entries() == c.storage(1).raw_entries());
+        CHECK(c.storage(3).raw_log() == c.storage(1).raw_log());
         CHECK(c.violations().empty());
     }
 }

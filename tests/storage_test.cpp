@@ -1,19 +1,55 @@
 // memory_storage, ported from etcd raft's storage_test.go, plus the cases where raftpp returns
-// an error where etcd panics (a gap on append, out-of-range indices).
+// an error where etcd panics (a gap on append, out-of-range indices); then its chunked log:
+// allocation behaviour, and randomized runs against the plain vector design it replaced.
 #include <catch2/catch.hpp>
 
+#include <raftpp/detail/chunked_log.hpp>
 #include <raftpp/memory_storage.hpp>
 
+#include <algorithm>
+#include <cstdlib>
+#include <iterator>
+#include <new>
+#include <random>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 using raftpp::entry;
 using raftpp::errc;
 using raftpp::memory_storage;
 using raftpp::no_limit;
+
+// Counts heap allocations so that the paths that must not allocate can be checked.
+namespace {
+std::size_t g_allocations = 0;
+}
+// Every replaceable form that the runtime may call is replaced, so nothing allocated by one
+// allocator is freed by another (ASan's nothrow new does not forward to operator new).
+// Out of line: inlined, GCC pairs operator new with free() and warns (-Wmismatched-new-delete).
+[[gnu::noinline]] void* operator new(std::size_t n) {
+    ++g_allocations;
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
+[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    ++g_allocations;
+    return std::malloc(n == 0 ? 1 : n);
+}
+[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
+    return operator new(n, t);
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
@@ -142,7 +178,7 @@ TEST_CASE("memory_storage entries limits by payload size", "[storage]") {
     // Returned entries share the payload with the log rather than copying it.
     auto got = s.entries(2, 3, no_limit);
     REQUIRE(got);
-    CHECK((*got)[0].data.data() == s.raw_entries()[2].data.data());
+    CHECK((*got)[0].data.data() == s.raw_log()[2].data.data());
 }
 
 TEST_CASE("memory_storage last_index", "[storage]") {
@@ -191,16 +227,18 @@ TEST_CASE("memory_storage compact", "[storage]") {
     }
 }
 
-TEST_CASE("compact drops the payload of the new dummy entry and keeps capacity", "[storage]") {
+TEST_CASE("compact drops the payload of the new dummy entry and allocates nothing", "[storage]") {
     memory_storage s;
     const entry es[] = {entry{1, 1, raftpp::entry_type::normal, raftpp::buffer("a")},
                         entry{1, 2, raftpp::entry_type::conf_change, raftpp::buffer("b")},
                         entry{2, 3, raftpp::entry_type::normal, raftpp::buffer("c")}};
     REQUIRE(s.append(es));
-    const auto cap = s.raw_entries().capacity();
-    REQUIRE(s.compact(2));
+    const auto before = g_allocations;
+    const bool compacted = static_cast<bool>(s.compact(2));
+    const auto allocations = g_allocations - before;
+    REQUIRE(compacted);
+    CHECK(allocations == 0);
     CHECK(s.raw_entries() == std::vector<entry>{ent(2, 1), es[2]});
-    CHECK(s.raw_entries().capacity() == cap);
     CHECK(es[1].data.use_count() == 1);  // the log no longer holds the compacted payload
     CHECK(*s.term(2) == 1);
     CHECK(s.term(1).error() == errc::compacted);
@@ -325,21 +363,70 @@ TEST_CASE("append that would leave a gap fails and changes nothing", "[storage]"
     CHECK(*s.term(5) == 2);
 }
 
-TEST_CASE("append does not reallocate when capacity suffices", "[storage]") {
-    memory_storage s;
-    std::vector<entry> batch;
-    for (raftpp::index_t i = 1; i <= 8; ++i) batch.push_back(ent(i, 1));
-    REQUIRE(s.append(batch));
-    REQUIRE(s.compact(8));
-    const auto* storage_before = s.raw_entries().data();
-    // Compaction freed room at the front; re-appending up to the old size reuses the array.
-    for (raftpp::index_t i = 9; i <= 15; ++i) {
-        const entry e[] = {ent(i, 1)};
-        REQUIRE(s.append(e));
+TEST_CASE("appends allocate one chunk per chunk_entries, and none once compaction keeps up",
+          "[storage]") {
+    constexpr std::size_t chunk = raftpp::detail::chunked_log::chunk_entries;
+    memory_storage s;  // its first chunk holds the dummy entry
+    raftpp::index_t next = 1;
+    bool appended = true;
+    // Appends one entry at a time, as a node persisting proposals one by one; the number of
+    // allocations they made.
+    const auto append = [&](std::size_t n) {
+        const auto before = g_allocations;
+        for (std::size_t k = 0; k < n; ++k, ++next) {
+            const entry e[] = {ent(next, 1)};
+            appended = appended && s.append(e);
+        }
+        return g_allocations - before;
+    };
+    CHECK(append(1) <= 1);          // term 1 starts after the dummy's 0: a term run
+    CHECK(append(chunk - 2) == 0);  // fills the first chunk
+    // A new chunk, and maybe room for its pointer: nothing stored is copied or moved.
+    CHECK(append(1) <= 2);
+    CHECK(append(chunk - 1) == 0);
+    // Compaction frees the first chunk and keeps it for the next one.
+    REQUIRE(s.compact(next - 10));
+    for (int round = 0; round < 4; ++round) {
+        CHECK(append(chunk) == 0);
+        const auto before = g_allocations;
+        const bool compacted = static_cast<bool>(s.compact(next - 10));
+        CHECK(g_allocations == before);
+        REQUIRE(compacted);
     }
-    CHECK(s.raw_entries().data() == storage_before);
-    CHECK(*s.first_index() == 9);
-    CHECK(*s.last_index() == 15);
+    REQUIRE(appended);
+    CHECK(*s.first_index() == next - 9);
+    CHECK(*s.last_index() == next - 1);
+    CHECK(*s.term(next - 10) == 1);
+    // Without compaction: a chunk each, and the chunk pointers' geometric growth.
+    const auto grown = append(32 * chunk);
+    REQUIRE(appended);
+    CHECK(grown >= 32);
+    CHECK(grown <= 32 + 6);
+    CHECK(*s.last_index() == next - 1);
+}
+
+TEST_CASE("entries_into appends without allocating when the vector has the capacity",
+          "[storage]") {
+    memory_storage s;
+    std::vector<entry> es;
+    for (raftpp::index_t i = 1; i <= 5; ++i) es.push_back(ent(i, 1));
+    REQUIRE(s.append(es));
+    std::vector<entry> out;
+    out.reserve(5);
+    out.push_back(ent(9, 9));
+    auto before = g_allocations;
+    const bool ok = static_cast<bool>(s.entries_into(2, 6, no_limit, out));
+    auto allocations = g_allocations - before;
+    REQUIRE(ok);
+    CHECK(allocations == 0);
+    CHECK(out == std::vector<entry>{ent(9, 9), ent(2, 1), ent(3, 1), ent(4, 1), ent(5, 1)});
+    // entries() allocates the vector it returns, once.
+    before = g_allocations;
+    const auto got = s.entries(1, 6, no_limit);
+    allocations = g_allocations - before;
+    REQUIRE(got);
+    CHECK(allocations == 1);
+    CHECK(*got == es);
 }
 
 TEST_CASE("memory_storage apply_snapshot", "[storage]") {
@@ -381,4 +468,256 @@ TEST_CASE("memory_storage keeps the hard state for initial_state", "[storage]") 
     auto st = s.initial_state();
     REQUIRE(st);
     CHECK(st->hard_state == hs);
+}
+
+TEST_CASE("raw_log is a random-access view of the log as entries", "[storage]") {
+    static_assert(std::ranges::random_access_range<memory_storage::log_view>);
+    static_assert(std::ranges::sized_range<memory_storage::log_view>);
+    auto s = storage_with(three);
+    const auto v = s.raw_log();
+    REQUIRE(v.size() == 3);
+    CHECK(v.front() == ent(3, 3));
+    CHECK(v.back() == ent(5, 5));
+    CHECK(v[1] == ent(4, 4));
+    CHECK(v == three);
+    CHECK(three == v);
+    CHECK(v == s.raw_log());
+    CHECK_FALSE(v == std::vector<entry>{ent(3, 3), ent(4, 4)});
+    CHECK_FALSE(v == std::vector<entry>{ent(3, 3), ent(4, 4), ent(5, 6)});
+    CHECK(std::vector<entry>(v.begin(), v.end()) == three);
+    CHECK(v.to_vector() == three);
+    CHECK(std::ranges::equal(v, three));
+    auto it = v.begin();
+    CHECK(v.end() - it == 3);
+    CHECK(it[2] == ent(5, 5));
+    CHECK(*(it + 1) == ent(4, 4));
+    CHECK(*--(v.end()) == ent(5, 5));
+    CHECK(it < v.end());
+    // An index is implied by the position: the view follows compaction.
+    REQUIRE(s.compact(4));
+    CHECK(s.raw_log().front() == ent(4, 4));
+    CHECK(s.raw_log() == std::vector<entry>{ent(4, 4), ent(5, 5)});
+}
+
+namespace {
+
+// Payloads of several sizes, so that max_size limits cut at different places; shared by the
+// randomized runs, which check at the end that every reference the logs took was dropped.
+std::vector<raftpp::buffer> make_payloads() {
+    std::vector<raftpp::buffer> out;
+    for (std::size_t n : {0, 1, 10, 100, 500, 3}) out.emplace_back(std::string(n, 'p'));
+    return out;
+}
+
+// memory_storage as it was before its chunked log (one vector, [0] the dummy entry), reduced
+// to what the randomized run compares.
+struct vector_storage {
+    std::vector<entry> ents{entry{}};
+    raftpp::index_t snap = 0;
+
+    raftpp::index_t offset() const { return ents.front().index; }
+    raftpp::index_t last() const { return offset() + ents.size() - 1; }
+
+    errc append(std::span<const entry> es) {
+        if (es.empty()) return {};
+        for (std::size_t k = 1; k < es.size(); ++k)
+            if (es[k].index != es[k - 1].index + 1 || es[k].index == 0)
+                return errc::invalid_argument;
+        const raftpp::index_t first = offset() + 1;
+        if (es.back().index < first) return {};
+        if (first > es.front().index) es = es.subspan(first - es.front().index);
+        const raftpp::index_t at = es.front().index - offset();
+        if (at > ents.size()) return errc::index_out_of_range;
+        ents.erase(ents.begin() + static_cast<std::ptrdiff_t>(at), ents.end());
+        ents.insert(ents.end(), es.begin(), es.end());
+        return {};
+    }
+    errc compact(raftpp::index_t i) {
+        if (i <= offset()) return errc::compacted;
+        if (i > last()) return errc::index_out_of_range;
+        ents.erase(ents.begin(), ents.begin() + static_cast<std::ptrdiff_t>(i - offset()));
+        ents.front().type = raftpp::entry_type::normal;
+        ents.front().data = {};
+        return {};
+    }
+    errc apply_snapshot(raftpp::index_t i, raftpp::term_t t) {
+        if (snap >= i) return errc::snap_out_of_date;
+        snap = i;
+        ents = {entry{t, i, raftpp::entry_type::normal, {}}};
+        return {};
+    }
+    errc create_snapshot(raftpp::index_t i, raftpp::term_t& t) {
+        if (i <= snap) return errc::snap_out_of_date;
+        if (i > last()) return errc::index_out_of_range;
+        if (i < offset()) return errc::compacted;
+        snap = i;
+        t = ents[i - offset()].term;
+        return {};
+    }
+    errc term(raftpp::index_t i, raftpp::term_t& t) const {
+        if (i < offset()) return errc::compacted;
+        if (i - offset() >= ents.size()) return errc::unavailable;
+        t = ents[i - offset()].term;
+        return {};
+    }
+    errc entries(raftpp::index_t lo, raftpp::index_t hi, std::uint64_t max_size,
+                 std::vector<entry>& out) const {
+        if (lo <= offset()) return errc::compacted;
+        if (hi > last() + 1 || lo > hi) return errc::index_out_of_range;
+        if (ents.size() == 1) return errc::unavailable;
+        std::uint64_t size = 0;
+        for (raftpp::index_t i = lo; i < hi; ++i) {
+            size += raftpp::entry_size(ents[i - offset()]);
+            if (size > max_size && i != lo) break;
+            out.push_back(ents[i - offset()]);
+        }
+        return {};
+    }
+};
+
+template <class R>
+errc code(const R& r) {
+    return r ? errc{} : static_cast<errc>(r.error().value());
+}
+
+}  // namespace
+
+TEST_CASE("memory_storage behaves as the vector design it replaced", "[storage]") {
+    const auto payloads = make_payloads();
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        CAPTURE(seed);
+        std::mt19937_64 rng(seed);
+        const auto pick = [&](std::uint64_t lo, std::uint64_t hi) {  // in [lo, hi]
+            return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+        };
+        memory_storage s;
+        vector_storage ref;
+        for (int step = 0; step < 600; ++step) {
+            CAPTURE(step);
+            const std::uint64_t op = pick(0, 99);
+            const raftpp::index_t off = ref.offset(), last = ref.last();
+            if (op < 50) {  // append: extend, overwrite a suffix, overlap the compacted prefix
+                const raftpp::index_t start =
+                    std::max<raftpp::index_t>(1, pick(off - std::min<raftpp::index_t>(off, 3), last + 2));
+                const std::size_t n = pick(0, 9) < 7 ? pick(1, 8) : pick(1, 3000);
+                const raftpp::term_t term = pick(1, 5);
+                const std::size_t next_term_at = pick(0, n);  // a leader change in the batch
+                std::vector<entry> es;
+                for (std::size_t k = 0; k < n; ++k)
+                    es.push_back(entry{term + (k < next_term_at ? 0 : 1), start + k,
+                                       static_cast<raftpp::entry_type>(k % 3),
+                                       payloads[pick(0, payloads.size() - 1)]});
+                if (pick(0, 29) == 0) es.back().index += 1;  // not contiguous
+                CHECK(code(s.append(es)) == ref.append(es));
+            } else if (op < 65) {
+                const raftpp::index_t i = pick(off, last + 2) - std::min<raftpp::index_t>(off, 1);
+                CHECK(code(s.compact(i)) == ref.compact(i));
+            } else if (op < 68) {
+                const raftpp::index_t i = pick(ref.snap, last + 3000) + 1 - pick(0, 3);
+                const raftpp::term_t term = pick(1, 9);
+                raftpp::snapshot snap;
+                snap.metadata.index = i;
+                snap.metadata.term = term;
+                CHECK(code(s.apply_snapshot(snap)) == ref.apply_snapshot(i, term));
+            } else if (op < 73) {
+                const raftpp::index_t i = pick(off, last + 2) - std::min<raftpp::index_t>(off, 1);
+                raftpp::term_t want = 0;
+                const errc werr = ref.create_snapshot(i, want);
+                auto got = s.create_snapshot(i, nullptr, {});
+                CHECK(code(got) == werr);
+                if (got && werr == errc{}) CHECK(got->metadata.term == want);
+            } else if (op < 75) {
+                memory_storage copy(s);
+                s = std::move(copy);
+            } else if (op < 77) {
+                memory_storage copy;
+                copy = s;
+                s = copy;
+            }
+            // Probes after every step.
+            REQUIRE(*s.first_index() == ref.offset() + 1);
+            REQUIRE(*s.last_index() == ref.last());
+            for (int k = 0; k < 3; ++k) {
+                const raftpp::index_t i = pick(ref.offset(), ref.last() + 2) -
+                                          std::min<raftpp::index_t>(ref.offset(), 1);
+                raftpp::term_t want = 0;
+                const errc werr = ref.term(i, want);
+                const auto got = s.term(i);
+                CHECK(code(got) == werr);
+                if (got && werr == errc{}) CHECK(*got == want);
+            }
+            {
+                const raftpp::index_t lo = pick(ref.offset(), ref.last() + 2);
+                const raftpp::index_t hi = pick(0, 5) == 0 ? lo - 1 : pick(lo, ref.last() + 2);
+                const std::uint64_t sizes[] = {0, no_limit, pick(0, 20000)};
+                const std::uint64_t max_size = sizes[pick(0, 2)];
+                std::vector<entry> want;
+                const errc werr = ref.entries(lo, hi, max_size, want);
+                auto got = s.entries(lo, hi, max_size);
+                CHECK(code(got) == werr);
+                if (got && werr == errc{}) CHECK(*got == want);
+            }
+            if (step % 16 == 0) REQUIRE(s.raw_log() == ref.ents);
+        }
+        REQUIRE(s.raw_entries() == ref.ents);
+    }
+    for (const auto& p : payloads) CHECK(p.use_count() <= 1);  // no reference was leaked
+}
+
+TEST_CASE("chunked_log across chunk boundaries", "[storage]") {
+    using log4 = raftpp::detail::basic_chunked_log<2>;  // four entries per chunk
+    const auto payloads = make_payloads();
+    {
+        std::mt19937_64 rng(7);
+        const auto pick = [&](std::uint64_t lo, std::uint64_t hi) {
+            return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+        };
+        log4 log;
+        std::vector<entry> model;  // what it holds, index 0 throughout
+        for (int step = 0; step < 3000; ++step) {
+            CAPTURE(step);
+            const std::uint64_t op = pick(0, 9);
+            if (op < 5) {
+                const std::size_t p = pick(0, model.size());
+                std::vector<entry> es(pick(0, 9));
+                const raftpp::term_t terms = step % 2 == 0 ? 2 : 50;  // long runs, or short
+                for (auto& e : es)
+                    e = entry{pick(1, terms), 0, static_cast<raftpp::entry_type>(pick(0, 2)),
+                              payloads[pick(0, payloads.size() - 1)]};
+                log.assign_from(p, es);
+                model.resize(p);
+                model.insert(model.end(), es.begin(), es.end());
+            } else if (op < 6) {
+                const std::size_t n = pick(0, model.size() + 1);
+                log.truncate(n);
+                if (n < model.size()) model.resize(n);
+            } else if (op < 8) {
+                const std::size_t n = pick(0, model.size());
+                log.drop_front(n);
+                model.erase(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(n));
+            } else if (op < 9) {
+                if (model.empty()) continue;
+                const std::size_t p = pick(0, model.size() - 1);
+                log.clear_payload(p);
+                model[p].type = raftpp::entry_type::normal;
+                model[p].data = {};
+            } else if (pick(0, 1) == 0) {
+                log4 moved(std::move(log));
+                CHECK(log.size() == 0);  // a moved-from log is empty, and usable
+                log = std::move(moved);
+            } else {
+                log = log4(log);
+            }
+            REQUIRE(log.size() == model.size());
+            for (std::size_t p = 0; p < model.size(); ++p) REQUIRE(log.get(p, 0) == model[p]);
+            // Chunks covering the entries, plus at most one spare.
+            CHECK(log.chunks_held() <= (model.size() + 3) / 4 + 2);
+            // One term run per maximal stretch of equal terms.
+            std::size_t runs = 0;
+            for (std::size_t p = 0; p < model.size(); ++p)
+                if (p == 0 || model[p].term != model[p - 1].term) ++runs;
+            CHECK(log.term_runs() == runs);
+        }
+    }
+    for (const auto& p : payloads) CHECK(p.use_count() <= 1);
 }

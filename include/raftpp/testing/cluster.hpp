@@ -52,7 +52,7 @@ template <class Logger = null_logger, class Storage = memory_storage>
 class cluster {
     static_assert(cluster_storage<Storage>,
                   "cluster: Storage must be a raftpp::storage with memory_storage's application "
-                  "side (hard_state(), raw_entries(), create_snapshot(), compact()); see "
+                  "side (hard_state(), raw_log(), create_snapshot(), compact()); see "
                   "raftpp/testing/sim_cluster_options.hpp");
 
 public:
@@ -133,6 +133,7 @@ public:
         m.applied.clear();
         m.sm = state_machine{};
         m.conf = conf_state{};
+        m.conf_index = 0;
         if (auto snap = m.storage->snapshot(); snap && !is_empty(*snap)) {
             restore_state(id, m, *snap);
             m.snap_index = snap->metadata.index;
@@ -213,8 +214,6 @@ public:
             const bool live = it != members_.end() && it->second.node;
             if (!live) {
                 ++stats_.lost_to_crashed;
-            } else if (msg.type == message_type::read_index && !may_serve_reads(msg.to)) {
-                ++stats_.reads_refused;
             } else {
                 ++stats_.steps;
                 if (!it->second.node->step(std::move(msg))) ++stats_.step_errors;
@@ -316,7 +315,7 @@ public:
         m.snap_index = i;
         m.conf_changed = false;
         ++stats_.snapshots_created;
-        const index_t offset = m.storage->raw_entries().front().index;
+        const index_t offset = m.storage->raw_log().front().index;
         if (i > opts_.compaction_retain && i - opts_.compaction_retain > offset) {
             const index_t upto = i - opts_.compaction_retain;
             if (m.storage->compact(upto))
@@ -324,17 +323,6 @@ public:
                                  m.prefixes.begin() + static_cast<std::ptrdiff_t>(upto - offset));
         }
         return true;
-    }
-
-    // Whether id may take a read_index request: always, unless guard_singleton_reads is set
-    // and id is a leader whose configuration has a single voter while it is not that voter,
-    // or has not committed an entry of its term yet (the cases raft answers wrongly at once).
-    bool may_serve_reads(node_id id) const {
-        if (!opts_.guard_singleton_reads) return true;
-        const auto& r = node(id).raft();
-        if (r.role() != role::leader || !r.tracker().is_singleton()) return true;
-        const auto t = r.log().term(r.log().committed());
-        return r.promotable() && t && *t == r.term();
     }
 
     // The read states id's ready cycles returned since the last call (read_index answers).
@@ -376,8 +364,10 @@ public:
     const state_machine& state(node_id id) const { return at(id).sm; }
     // The payloads of the non-empty normal entries in id's state machine: the client's view.
     const std::vector<std::string>& applied_data(node_id id) const { return at(id).sm.payloads; }
-    // The configuration in force at id's applied index.
+    // The configuration in force at id's applied index, and the index of the conf change
+    // that made it (or of the snapshot that brought it).
     const conf_state& conf(node_id id) const { return at(id).conf; }
+    index_t conf_index(node_id id) const { return at(id).conf_index; }
     // The config id's current raw_node was constructed with.
     config config_of(node_id id) const { return make_config(id, at(id)); }
     network& net() noexcept { return *net_; }
@@ -403,9 +393,10 @@ private:
         std::vector<entry> applied;
         state_machine sm;
         conf_state conf;
+        index_t conf_index = 0;
         std::deque<storage_write> writes;  // async: handed out, not yet durable
         std::vector<read_state> reads;
-        // prefixes[k]: digest of the persisted log up to storage.raw_entries()[k].
+        // prefixes[k]: digest of the persisted log up to storage.raw_log()[k].
         std::vector<std::uint64_t> prefixes{0};
         index_t applied_at_start = 0;  // config.applied of the current raw_node
         index_t snap_index = 0;        // index of storage's snapshot
@@ -511,26 +502,28 @@ private:
         checker_.on_restore(id, sm->index, sm->digest);
         m.sm = std::move(*sm);
         m.conf = snap.metadata.conf_state;
+        m.conf_index = snap.metadata.index;  // at the latest
     }
 
     // Recomputes the prefix digests of storage's log from index `from` to its end.
     void update_prefixes(node_id id, member_type& m, index_t from) {
-        const auto& ents = m.storage->raw_entries();
+        auto&& ents = m.storage->raw_log();  // a view or a reference: never a copy
         const index_t offset = ents.front().index;
         std::size_t k = static_cast<std::size_t>(std::max(from, offset + 1) - offset);
         RAFTPP_ASSERT(k <= m.prefixes.size(), "cluster: prefix digests out of step with storage");
         m.prefixes.resize(k);
         for (; k < ents.size(); ++k) {
-            m.prefixes.push_back(chain(m.prefixes.back(), ents[k]));
-            checker_.on_persisted_entry(id, ents[k].index, ents[k].term, m.prefixes.back());
+            const auto& e = ents[k];
+            m.prefixes.push_back(chain(m.prefixes.back(), e));
+            checker_.on_persisted_entry(id, e.index, e.term, m.prefixes.back());
         }
     }
     // After a restart hook may have rewritten the storage: the prefixes up to the dummy entry
     // stay (storage's snapshot point did not move), the rest is recomputed and checked.
     void rebuild_prefixes(node_id id, member_type& m) {
-        if (m.prefixes.size() > m.storage->raw_entries().size())
-            m.prefixes.resize(m.storage->raw_entries().size());
-        update_prefixes(id, m, m.storage->raw_entries().front().index + 1);
+        auto&& ents = m.storage->raw_log();
+        if (m.prefixes.size() > ents.size()) m.prefixes.resize(ents.size());
+        update_prefixes(id, m, ents.front().index + 1);
     }
 
     // Applies one committed entry to id's state machine (State Machine Safety is checked by
@@ -542,6 +535,7 @@ private:
             if (auto cs = m.node->apply_conf_change(*cc)) {
                 if (opts_.retire_removed) removals_.applied(m.conf, *cc, *cs, e.index);
                 m.conf = std::move(*cs);
+                m.conf_index = e.index;
                 m.conf_changed = true;
             }
         }
@@ -570,7 +564,7 @@ private:
 
     // Before msgs leave id: the votes and acks among them are backed by its storage.
     void check_durable(node_id id, const member_type& m, const std::vector<message>& msgs) {
-        checker_.check_durable(id, m.storage->hard_state(), m.storage->raw_entries().back().index,
+        checker_.check_durable(id, m.storage->hard_state(), m.storage->raw_log().back().index,
                                msgs);
     }
 
@@ -579,7 +573,7 @@ private:
         if (!m.node) return;
         const bool sync = !m.node->raft().cfg().async_storage_writes;
         checker_.observe(id, m.node->raft(), m.commit_seen, m.sm.index,
-                         sync ? m.storage->raw_entries().back().index : no_limit,
+                         sync ? m.storage->raw_log().back().index : no_limit,
                          [&](auto&& visit) {
                              for (auto& [lid, l] : members_)
                                  if (l.node && l.node->raft().role() == role::leader)

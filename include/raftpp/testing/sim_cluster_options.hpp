@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -16,15 +17,27 @@
 
 namespace raftpp::testing {
 
+// What the harness reads of a stored log: memory_storage::log_view, or a std::vector<entry>.
+template <class V>
+concept entry_sequence = requires(const V& v, std::size_t k) {
+    { v.size() } -> std::convertible_to<std::size_t>;
+    { v[k] } -> std::convertible_to<entry>;
+    { v.front() } -> std::convertible_to<entry>;
+    { v.back() } -> std::convertible_to<entry>;
+};
+
 // What cluster<Logger, Storage> needs of Storage, beyond raftpp::storage (what raft reads and
 // the ready cycle writes): the application side of memory_storage, which the harness uses to
 // take snapshots, compact, and check what is durable.
 //   expression                          | returns                 | semantics
 //   Storage{}                           |                         | an empty storage
 //   cs.hard_state()                     | const hard_state&       | the persisted hard state
-//   cs.raw_entries()                    | const vector<entry>&    | [0] is the entry before the
+//   cs.raw_log()                        | an entry_sequence       | [0] is the entry before the
 //                                       |                         | first (snapshot point), then
 //                                       |                         | the log, as memory_storage's
+//                                       |                         | (a view, or a vector's const&:
+//                                       |                         | read after every write, so
+//                                       |                         | never a copy)
 //   s.create_snapshot(i, &conf, data)   | result<snapshot>        | records a snapshot at i
 //   s.compact(i)                        | result<void>            | drops the entries before i
 //   s.on_crash()      (optional)        | void                    | the node crashed: forget what
@@ -34,7 +47,7 @@ concept cluster_storage =
     storage<S> && std::default_initializable<S> &&
     requires(S& s, const S& cs, index_t i, const conf_state* conf, buffer data) {
         { cs.hard_state() } -> std::convertible_to<const hard_state&>;
-        { cs.raw_entries() } -> std::convertible_to<const std::vector<entry>&>;
+        { cs.raw_log() } -> entry_sequence;
         { s.create_snapshot(i, conf, data) } -> std::same_as<result<snapshot>>;
         { s.compact(i) } -> std::same_as<result<void>>;
     };
@@ -68,13 +81,6 @@ struct basic_cluster_options {
     // A member that a committed configuration change removed entirely is shut down for good,
     // as etcd stops removed members: crashed, never restarted, out of leader().
     bool retire_removed = false;
-    // Workaround for a core bug (docs/reliability.md, bug 1): raft<>::leader_read_index
-    // answers read_index at once, with its commit index, whenever the configuration has a
-    // single voter: even when that voter is another node (the leader was demoted or removed
-    // and not deposed yet), and before the leader committed an entry of its term (after a
-    // restart with async writes its commit index may be behind what it applied or told
-    // others). When set, deliver() drops read_index requests to a leader in either case.
-    bool guard_singleton_reads = false;
     // Fault injection for testing the checks themselves: runs on id's storage right before
     // restart() builds the new raw_node over it (e.g. to forget the vote).
     std::function<void(node_id, Storage&)> on_restart;
@@ -95,7 +101,6 @@ struct cluster_stats {
     std::uint64_t snapshots_restored = 0;  // state machines restored from a leader's snapshot
     std::uint64_t snapshot_reports = 0;    // report_snapshot calls (finish or failure)
     std::uint64_t retired = 0;
-    std::uint64_t reads_refused = 0;       // by guard_reads_at_non_voter_leader
 };
 
 }  // namespace raftpp::testing
