@@ -22,32 +22,9 @@
 using namespace raftpp;
 using namespace raftpp::detail;
 
-// Counts heap allocations so steady-state paths can be checked to make none.
-namespace {
-std::size_t g_allocations = 0;
-}
-// Every replaceable form that the runtime may call is replaced, so nothing allocated by one
-// allocator is freed by another (ASan's nothrow new does not forward to operator new).
-// Out of line: inlined, GCC pairs operator new with free() and warns (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-    return operator new(n, t);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+// Counts heap allocations (the benchmarks' counter) so that the paths that must not
+// allocate can be checked.
+#include "../benchmarks/alloc_counter.hpp"
 
 namespace {
 
@@ -585,7 +562,7 @@ TEST_CASE("quorum hot paths do not allocate", "[tracker][alloc]") {
         pr.inflights.reset();
     });
 
-    const std::size_t before = g_allocations;
+    const std::size_t before = raftpp_bench::allocation_count();
     index_t committed = 0;
     bool active = false;
     vote_tally tally;
@@ -603,7 +580,7 @@ TEST_CASE("quorum hot paths do not allocate", "[tracker][alloc]") {
         });
         if (auto* pr = t.progress(3)) pr->recent_active = true;
     }
-    const std::size_t allocations = g_allocations - before;
+    const std::size_t allocations = raftpp_bench::allocation_count() - before;
     CHECK(allocations == 0);
     CHECK(committed > 0);
     CHECK(active);

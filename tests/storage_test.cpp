@@ -24,32 +24,9 @@ using raftpp::errc;
 using raftpp::memory_storage;
 using raftpp::no_limit;
 
-// Counts heap allocations so that the paths that must not allocate can be checked.
-namespace {
-std::size_t g_allocations = 0;
-}
-// Every replaceable form that the runtime may call is replaced, so nothing allocated by one
-// allocator is freed by another (ASan's nothrow new does not forward to operator new).
-// Out of line: inlined, GCC pairs operator new with free() and warns (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-    return operator new(n, t);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+// Counts heap allocations (the benchmarks' counter) so that the paths that must not
+// allocate can be checked.
+#include "../benchmarks/alloc_counter.hpp"
 
 namespace {
 
@@ -233,9 +210,9 @@ TEST_CASE("compact drops the payload of the new dummy entry and allocates nothin
                         entry{1, 2, raftpp::entry_type::conf_change, raftpp::buffer("b")},
                         entry{2, 3, raftpp::entry_type::normal, raftpp::buffer("c")}};
     REQUIRE(s.append(es));
-    const auto before = g_allocations;
+    const auto before = raftpp_bench::allocation_count();
     const bool compacted = static_cast<bool>(s.compact(2));
-    const auto allocations = g_allocations - before;
+    const auto allocations = raftpp_bench::allocation_count() - before;
     REQUIRE(compacted);
     CHECK(allocations == 0);
     CHECK(s.raw_entries() == std::vector<entry>{ent(2, 1), es[2]});
@@ -372,12 +349,12 @@ TEST_CASE("appends allocate one chunk per chunk_entries, and none once compactio
     // Appends one entry at a time, as a node persisting proposals one by one; the number of
     // allocations they made.
     const auto append = [&](std::size_t n) {
-        const auto before = g_allocations;
+        const auto before = raftpp_bench::allocation_count();
         for (std::size_t k = 0; k < n; ++k, ++next) {
             const entry e[] = {ent(next, 1)};
             appended = appended && s.append(e);
         }
-        return g_allocations - before;
+        return raftpp_bench::allocation_count() - before;
     };
     CHECK(append(1) <= 1);          // term 1 starts after the dummy's 0: a term run
     CHECK(append(chunk - 2) == 0);  // fills the first chunk
@@ -388,9 +365,9 @@ TEST_CASE("appends allocate one chunk per chunk_entries, and none once compactio
     REQUIRE(s.compact(next - 10));
     for (int round = 0; round < 4; ++round) {
         CHECK(append(chunk) == 0);
-        const auto before = g_allocations;
+        const auto before = raftpp_bench::allocation_count();
         const bool compacted = static_cast<bool>(s.compact(next - 10));
-        CHECK(g_allocations == before);
+        CHECK(raftpp_bench::allocation_count() == before);
         REQUIRE(compacted);
     }
     REQUIRE(appended);
@@ -414,16 +391,16 @@ TEST_CASE("entries_into appends without allocating when the vector has the capac
     std::vector<entry> out;
     out.reserve(5);
     out.push_back(ent(9, 9));
-    auto before = g_allocations;
+    auto before = raftpp_bench::allocation_count();
     const bool ok = static_cast<bool>(s.entries_into(2, 6, no_limit, out));
-    auto allocations = g_allocations - before;
+    auto allocations = raftpp_bench::allocation_count() - before;
     REQUIRE(ok);
     CHECK(allocations == 0);
     CHECK(out == std::vector<entry>{ent(9, 9), ent(2, 1), ent(3, 1), ent(4, 1), ent(5, 1)});
     // entries() allocates the vector it returns, once.
-    before = g_allocations;
+    before = raftpp_bench::allocation_count();
     const auto got = s.entries(1, 6, no_limit);
-    allocations = g_allocations - before;
+    allocations = raftpp_bench::allocation_count() - before;
     REQUIRE(got);
     CHECK(allocations == 1);
     CHECK(*got == es);

@@ -182,7 +182,6 @@ private:
     // impl/raft_leader.ipp
     result<void> step_leader(message& m);
     result<void> leader_propose(message& m);
-    bool keeps_voter_majority(const conf_change_v2& cc) const;
     void leader_read_index(message& m);
     void leader_append_response(const message& m, detail::progress& pr);
     void leader_heartbeat_response(const message& m, detail::progress& pr);

@@ -284,23 +284,22 @@ public:
     }
 
     friend bool operator==(const entry_log_view& a, const std::vector<entry>& b) {
-        if (a.size() != b.size()) return false;
-        for (std::size_t k = 0; k < b.size(); ++k)
-            if (!a.equals(k, b[k])) return false;
-        return true;
+        return a.equals(b);
     }
-    friend bool operator==(const entry_log_view& a, const entry_log_view& b) {
-        if (a.size() != b.size()) return false;
-        for (std::size_t k = 0; k < a.size(); ++k)
-            if (!a.equals(k, b[k])) return false;
-        return true;
-    }
+    friend bool operator==(const entry_log_view& a, const entry_log_view& b) { return a.equals(b); }
 
 private:
-    // Compares without building an entry (no reference count traffic).
-    bool equals(std::size_t k, const entry& e) const noexcept {
-        return e.index == first_ + k && e.term == log_->term(k) && e.type == log_->type(k) &&
-               e.data == log_->data(k);
+    // Compares without building this side's entries (no reference count traffic).
+    template <class Entries>  // std::vector<entry> or entry_log_view
+    bool equals(const Entries& b) const {
+        if (size() != b.size()) return false;
+        for (std::size_t k = 0; k < b.size(); ++k) {
+            decltype(auto) e = b[k];  // a reference into a vector, a value from a view
+            if (e.index != first_ + k || e.term != log_->term(k) || e.type != log_->type(k) ||
+                e.data != log_->data(k))
+                return false;
+        }
+        return true;
     }
 
     const Log* log_;

@@ -61,6 +61,24 @@ inline std::string describe(std::span<const conf_change_single> ccs) {
     return s;
 }
 
+// Whether the voters that cc leaves voting are a majority of `voters` (the configuration it
+// applies to). Configurations take effect when applied: the voters that do not know yet that
+// cc committed still count the voters it takes out, which may hold longer logs (refusing their
+// votes) and no longer campaign themselves; unless the voters kept are a majority, the
+// cluster can be left without a leader for good (docs/reliability.md, bug 2).
+inline bool keeps_voter_majority(std::span<const node_id> voters, const conf_change_v2& cc) {
+    std::size_t kept = 0;
+    for (node_id v : voters) {
+        bool out = false;
+        for (const auto& ch : cc.changes)
+            if (ch.node == v)
+                out = ch.type == conf_change_type::remove_node ||
+                      ch.type == conf_change_type::add_learner_node;
+        kept += !out;
+    }
+    return kept > voters.size() / 2;
+}
+
 namespace confchange_impl {
 
 // Why cfg/prs break the invariants in the header comment; empty if they hold. The empty

@@ -78,7 +78,8 @@ result<void> RAFTPP_RAFT::leader_propose(message& m) {
             refused = "must transition out of joint config first";
         } else if (!already_joint && cc->leave_joint()) {
             refused = "not in joint state; refusing empty conf change";
-        } else if (cfg_.keep_voter_majority && !cc->leave_joint() && !keeps_voter_majority(*cc)) {
+        } else if (cfg_.keep_voter_majority && !cc->leave_joint() &&
+                   !detail::keeps_voter_majority(prs_.voter_nodes(), *cc)) {
             refused = "the change would keep fewer than a majority of the voters";
         }
         if (!refused.empty()) {
@@ -93,25 +94,6 @@ result<void> RAFTPP_RAFT::leader_propose(message& m) {
     if (!append_entry(m.entries)) return errc::proposal_dropped;
     broadcast_append();
     return {};
-}
-
-// Configurations take effect when applied: the voters that do not know yet that a change
-// committed still count the voters it takes out, which may hold longer logs (refusing their
-// votes) and no longer campaign themselves. Unless the voters kept are a majority of the
-// current ones, the cluster can be left without a leader for good (docs/reliability.md, bug 2).
-RAFTPP_RAFT_TEMPLATE
-bool RAFTPP_RAFT::keeps_voter_majority(const conf_change_v2& cc) const {
-    const auto voters = prs_.voter_nodes();
-    std::size_t kept = 0;
-    for (node_id v : voters) {
-        bool out = false;
-        for (const auto& ch : cc.changes)
-            if (ch.node == v)
-                out = ch.type == conf_change_type::remove_node ||
-                      ch.type == conf_change_type::add_learner_node;
-        kept += !out;
-    }
-    return kept > voters.size() / 2;
 }
 
 RAFTPP_RAFT_TEMPLATE

@@ -133,7 +133,6 @@ public:
         m.applied.clear();
         m.sm = state_machine{};
         m.conf = conf_state{};
-        m.conf_index = 0;
         if (auto snap = m.storage->snapshot(); snap && !is_empty(*snap)) {
             restore_state(id, m, *snap);
             m.snap_index = snap->metadata.index;
@@ -364,10 +363,8 @@ public:
     const state_machine& state(node_id id) const { return at(id).sm; }
     // The payloads of the non-empty normal entries in id's state machine: the client's view.
     const std::vector<std::string>& applied_data(node_id id) const { return at(id).sm.payloads; }
-    // The configuration in force at id's applied index, and the index of the conf change
-    // that made it (or of the snapshot that brought it).
+    // The configuration in force at id's applied index.
     const conf_state& conf(node_id id) const { return at(id).conf; }
-    index_t conf_index(node_id id) const { return at(id).conf_index; }
     // The config id's current raw_node was constructed with.
     config config_of(node_id id) const { return make_config(id, at(id)); }
     network& net() noexcept { return *net_; }
@@ -393,7 +390,6 @@ private:
         std::vector<entry> applied;
         state_machine sm;
         conf_state conf;
-        index_t conf_index = 0;
         std::deque<storage_write> writes;  // async: handed out, not yet durable
         std::vector<read_state> reads;
         // prefixes[k]: digest of the persisted log up to storage.raw_log()[k].
@@ -502,7 +498,6 @@ private:
         checker_.on_restore(id, sm->index, sm->digest);
         m.sm = std::move(*sm);
         m.conf = snap.metadata.conf_state;
-        m.conf_index = snap.metadata.index;  // at the latest
     }
 
     // Recomputes the prefix digests of storage's log from index `from` to its end.
@@ -535,7 +530,6 @@ private:
             if (auto cs = m.node->apply_conf_change(*cc)) {
                 if (opts_.retire_removed) removals_.applied(m.conf, *cc, *cs, e.index);
                 m.conf = std::move(*cs);
-                m.conf_index = e.index;
                 m.conf_changed = true;
             }
         }

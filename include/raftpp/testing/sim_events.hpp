@@ -127,7 +127,8 @@ bool basic_simulator<Storage>::conf_change_event(sim_step& rec) {
         // Bug 2 (docs/reliability.md): the core refuses a change that keeps a minority of the
         // voters (config::keep_voter_majority). Before it could, the simulator did not
         // propose them; kept for replaying those schedules.
-        if (opts_.only_majority_changes && !keeps_voter_majority(cs, cc)) return false;
+        if (opts_.only_majority_changes && !raftpp::detail::keeps_voter_majority(cs.voters, cc))
+            return false;
         if (cc.changes.size() > 1 || rng_.below(4) == 0)
             cc.transition = static_cast<conf_change_transition>(rng_.below(3));
         rec.note = raftpp::detail::describe(cc.changes);
@@ -146,23 +147,6 @@ bool basic_simulator<Storage>::conf_change_event(sim_step& rec) {
         rec.c = c_->node(*l).propose_conf_change(cc).has_value();
     }
     return true;
-}
-
-// Whether the voters of cs that cc leaves voters are a majority of cs's voters: then the
-// voters that do not know yet that cc committed can still elect a leader among themselves.
-template <class Storage>
-bool basic_simulator<Storage>::keeps_voter_majority(const conf_state& cs,
-                                                    const conf_change_v2& cc) {
-    std::set<node_id> after(cs.voters.begin(), cs.voters.end());
-    for (const auto& ch : cc.changes) {
-        if (ch.type == conf_change_type::add_node) after.insert(ch.node);
-        if (ch.type == conf_change_type::remove_node ||
-            ch.type == conf_change_type::add_learner_node)
-            after.erase(ch.node);
-    }
-    std::size_t kept = 0;
-    for (node_id id : cs.voters) kept += after.count(id);
-    return kept > cs.voters.size() / 2;
 }
 
 // One change on a member not touched yet: add a brand-new voter or learner, promote a

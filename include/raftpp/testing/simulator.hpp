@@ -341,7 +341,6 @@ private:
     bool propose_event(sim_step& rec);
     bool read_event(sim_step& rec);
     bool conf_change_event(sim_step& rec);
-    static bool keeps_voter_majority(const conf_state& cs, const conf_change_v2& cc);
     std::optional<conf_change_single> random_change(const conf_state& cs,
                                                     std::set<node_id>& touched,
                                                     std::size_t& members);
