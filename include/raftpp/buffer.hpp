@@ -52,7 +52,10 @@ public:
         buffer(std::move(o)).swap(*this);
         return *this;
     }
-    ~buffer() { release(); }
+    // Most buffers destroyed are empty or moved-from: only those with bytes call out.
+    ~buffer() {
+        if (rep_) release();
+    }
 
     void swap(buffer& o) noexcept { std::swap(rep_, o.rep_); }
 

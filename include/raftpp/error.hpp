@@ -66,6 +66,13 @@ inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
+namespace detail {
+[[noreturn, gnu::cold, gnu::noinline]] inline void value_of_error(std::error_code ec) {
+    std::fprintf(stderr, "raftpp: value() on error result: %s\n", ec.message().c_str());
+    std::abort();
+}
+}  // namespace detail
+
 // result<T>: either a T or a std::error_code (never an empty error code).
 template <class T>
 class [[nodiscard]] result {
@@ -110,10 +117,7 @@ public:
 
 private:
     void check() const {
-        if (!ok_) {
-            std::fprintf(stderr, "raftpp: value() on error result: %s\n", error_.message().c_str());
-            std::abort();
-        }
+        if (!ok_) [[unlikely]] detail::value_of_error(error_);
     }
     bool ok_;
     union {
@@ -122,24 +126,26 @@ private:
     };
 };
 
+// Keeps the code and category apart rather than a std::error_code: a default error_code
+// asks libstdc++ for system_category() out of line, and result<void>{} is on every hot path.
 template <>
 class [[nodiscard]] result<void> {
 public:
     result() noexcept = default;
-    result(std::error_code ec) noexcept : error_(ec) {}
-    result(errc e) noexcept : error_(make_error_code(e)) {}
-    bool has_value() const noexcept { return !error_; }
-    explicit operator bool() const noexcept { return !error_; }
-    std::error_code error() const noexcept { return error_; }
+    result(std::error_code ec) noexcept : code_(ec.value()), cat_(&ec.category()) {}
+    result(errc e) noexcept : code_(static_cast<int>(e)), cat_(&error_category()) {}
+    bool has_value() const noexcept { return code_ == 0; }
+    explicit operator bool() const noexcept { return code_ == 0; }
+    std::error_code error() const noexcept {
+        return code_ == 0 ? std::error_code() : std::error_code(code_, *cat_);
+    }
     void value() const {
-        if (error_) {
-            std::fprintf(stderr, "raftpp: value() on error result: %s\n", error_.message().c_str());
-            std::abort();
-        }
+        if (code_ != 0) [[unlikely]] detail::value_of_error(error());
     }
 
 private:
-    std::error_code error_;
+    int code_ = 0;
+    const std::error_category* cat_ = nullptr;
 };
 
 }  // namespace raftpp
@@ -148,11 +154,15 @@ template <>
 struct std::is_error_code_enum<raftpp::errc> : std::true_type {};
 
 // Broken invariants (etcd panics) abort with a message; they are never user input errors.
-#define RAFTPP_ASSERT(cond, msg)                                                          \
-    do {                                                                                  \
-        if (!(cond)) [[unlikely]] {                                                       \
-            std::fprintf(stderr, "raftpp: assertion failed at %s:%d: %s (%s)\n", __FILE__, \
-                         __LINE__, #cond, msg);                                           \
-            std::abort();                                                                 \
-        }                                                                                 \
+// The failure path is a cold, out-of-line lambda: messages are often built with
+// detail::concat, and that code inline would keep the hot functions around it from inlining.
+#define RAFTPP_ASSERT(cond, msg)                                                              \
+    do {                                                                                      \
+        if (!(cond)) [[unlikely]] {                                                           \
+            [&]() __attribute__((cold, noinline, noreturn)) {                                 \
+                std::fprintf(stderr, "raftpp: assertion failed at %s:%d: %s (%s)\n", __FILE__, \
+                             __LINE__, #cond, msg);                                           \
+                std::abort();                                                                 \
+            }();                                                                              \
+        }                                                                                     \
     } while (0)

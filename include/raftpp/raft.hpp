@@ -162,6 +162,9 @@ private:
     void load_state(const hard_state& hs);
     void reset(term_t term);
     void send(message&& m);
+    // send() for the appends and append responses the core sends most: the message is built
+    // in its queue rather than on the stack and moved there. Fill it in before sending again.
+    message& queue_message(message_type t, node_id to);
     bool append_entry(std::vector<entry>& es);
     bool maybe_commit();
     void tick_election();
@@ -190,6 +193,8 @@ private:
     bool maybe_send_append(node_id to, bool send_if_empty);
     bool send_snapshot(node_id to, detail::progress& pr);
     bool raise_pending_commit(node_id to);
+    bool join_pending_append(node_id to, detail::progress& pr);
+    message* last_queued_to(node_id to);
     void send_heartbeat(node_id to, const buffer& ctx);
     void broadcast_append();
     void broadcast_heartbeat();
@@ -204,7 +209,7 @@ private:
     // impl/raft_follower.ipp
     result<void> step_candidate(message& m);
     result<void> step_follower(message& m);
-    void handle_append_entries(const message& m);
+    void handle_append_entries(message& m);
     void handle_heartbeat(const message& m);
     void handle_snapshot(const message& m);
     bool restore(const snapshot& s);

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <span>
 #include <utility>
@@ -51,10 +53,16 @@ public:
     // A conflict with a committed entry asserts (etcd panics): Raft guarantees it never happens.
     std::optional<index_t> maybe_append(index_t index, term_t log_term, index_t committed,
                                         std::span<const entry> ents);
+    // The same, moving what it appends out of ents (a received message's entries, which
+    // nobody needs afterwards) instead of sharing each payload.
+    std::optional<index_t> maybe_append_moved(index_t index, term_t log_term, index_t committed,
+                                              std::span<entry> ents);
 
     // Appends to the unstable tail, truncating any entries from ents[0].index on. Returns the
     // new last index. ents[0].index - 1 must be >= committed() (committed entries are final).
     index_t append(std::span<const entry> ents);
+    // append(), moving the entries out of ents.
+    index_t append_moved(std::span<entry> ents);
 
     // The index of the first entry of `ents` whose term differs from ours at that index, or
     // that we do not have; 0 if we already have them all. ents must be contiguous.
@@ -87,8 +95,20 @@ public:
     // The pending (unstable) snapshot if there is one, else storage's latest.
     result<raftpp::snapshot> snapshot() const;
 
-    index_t first_index() const;
-    index_t last_index() const;
+    // Inline: the core asks for these many times per message.
+    index_t first_index() const {
+        if (unstable_.snapshot) return unstable_.snapshot->metadata.index + 1;
+        auto r = storage_->first_index();
+        if (!r.has_value()) [[unlikely]] storage_failed("first_index", r.error());
+        return *r;
+    }
+    index_t last_index() const {
+        if (!unstable_.entries.empty()) return unstable_.offset + unstable_.entries.size() - 1;
+        if (unstable_.snapshot) return unstable_.snapshot->metadata.index;
+        auto r = storage_->last_index();
+        if (!r.has_value()) [[unlikely]] storage_failed("last_index", r.error());
+        return *r;
+    }
     term_t last_term() const;
 
     // The term of the entry at i. The valid range is [first_index() - 1, last_index()]:
@@ -155,6 +175,17 @@ private:
     // etcd's mustCheckOutOfBounds with errors for etcd's panics: first_index() <= lo <= hi <=
     // last_index() + 1.
     std::error_code check_out_of_bounds(index_t lo, index_t hi) const;
+    template <class Entry>
+    std::optional<index_t> maybe_append_impl(index_t index, term_t log_term, index_t committed,
+                                             std::span<Entry> ents);
+    template <class Entry>
+    index_t append_impl(std::span<Entry> ents);
+    // A storage that cannot say where its log starts or ends breaks an invariant (etcd panics).
+    [[noreturn, gnu::cold, gnu::noinline]] static void storage_failed(const char* what,
+                                                                      std::error_code ec) {
+        std::fprintf(stderr, "raftpp: raft_log: storage.%s(): %s\n", what, ec.message().c_str());
+        std::abort();
+    }
 
     Storage* storage_;
     detail::unstable unstable_;

@@ -144,7 +144,7 @@ public:
         // A peer message claiming to come from us (or from nobody) would make the node answer
         // itself; only the ready cycle may deliver a node's own responses.
         if (m.from == none || m.from == raft_.id()) return errc::malformed_message;
-        if (raft_.tracker().progress(m.from) == nullptr && is_response_message(m.type))
+        if (is_response_message(m.type) && raft_.tracker().progress(m.from) == nullptr)
             return errc::step_peer_not_found;
         return raft_.step(std::move(m));
     }

@@ -38,6 +38,23 @@ public:
         bytes_ += bytes;
     }
 
+    // The newest append grows to end at `index` with `bytes` more: entries joined to an append
+    // that has not left yet. Requires count() > 0 and index >= the newest index.
+    void extend_newest(index_t index, std::uint64_t bytes) noexcept {
+        RAFTPP_ASSERT(count_ != 0, "no append in flight to extend");
+        std::size_t last = start_ + count_ - 1;
+        if (last >= size_) last -= size_;
+        RAFTPP_ASSERT(index >= buffer_[last].index, "inflight indexes must not decrease");
+        buffer_[last].index = index;
+        buffer_[last].bytes += bytes;
+        bytes_ += bytes;
+    }
+    // The last index and the bytes of the newest append; requires count() > 0.
+    std::pair<index_t, std::uint64_t> newest_append() const noexcept {
+        std::size_t last = start_ + count_ - 1;
+        if (last >= size_) last -= size_;
+        return {buffer_[last].index, buffer_[last].bytes};
+    }
     // Releases every append with index <= to (the follower acked `to`), and exactly the bytes
     // they were added with.
     void free_le(index_t to) noexcept {

@@ -51,6 +51,12 @@ public:
     using value_type = std::pair<node_id, progress>;
 
     progress* find(node_id id) noexcept {
+        // Most clusters have a handful of members: a scan beats the binary search's branches.
+        if (entries_.size() <= 8) {
+            for (auto& e : entries_)
+                if (e.first == id) return &e.second;
+            return nullptr;
+        }
         auto it = lower_bound(id);
         return it != entries_.end() && it->first == id ? &it->second : nullptr;
     }

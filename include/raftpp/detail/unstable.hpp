@@ -91,21 +91,15 @@ struct unstable {
     // from a newer leader win (Raft §5.3). ents must not alias `entries`.
     void truncate_and_append(std::span<const entry> ents) {
         if (ents.empty()) return;
-        const index_t after = ents.front().index;
-        if (after == offset + entries.size()) {
-            // The next index: a plain append.
-        } else if (after <= offset) {
-            // The log is truncated to before our whole tail: replace it.
-            offset = after;
-            entries.clear();
-        } else {
-            // Keep [offset, after), then append.
-            RAFTPP_ASSERT(after < offset + entries.size(),
-                          "unstable: appended entries leave a gap after the last entry");
-            entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(after - offset),
-                          entries.end());
-        }
+        truncate_before(ents.front().index);
         entries.insert(entries.end(), ents.begin(), ents.end());
+    }
+    // The same, moving the entries (their payloads) out of ents instead of sharing them.
+    void truncate_and_append_moved(std::span<entry> ents) {
+        if (ents.empty()) return;
+        truncate_before(ents.front().index);
+        entries.insert(entries.end(), std::make_move_iterator(ents.begin()),
+                       std::make_move_iterator(ents.end()));
     }
 
     // The entries in [lo, hi); requires offset <= lo <= hi <= offset + entries.size(). The span
@@ -124,6 +118,23 @@ struct unstable {
     }
 
 private:
+    // Drops the entries from index `after` on, so that an entry at `after` can be appended.
+    void truncate_before(index_t after) {
+        if (after == offset + entries.size()) {
+            // The next index: a plain append.
+        } else if (after <= offset) {
+            // The log is truncated to before our whole tail: replace it.
+            offset = after;
+            entries.clear();
+        } else {
+            // Keep [offset, after), then append.
+            RAFTPP_ASSERT(after < offset + entries.size(),
+                          "unstable: appended entries leave a gap after the last entry");
+            entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(after - offset),
+                          entries.end());
+        }
+    }
+
     // etcd's shrinkEntriesArray, with hysteresis: etcd drops an empty array after every
     // stable_to, which would make every round of a steady stream of batches allocate. Here an
     // array up to retained_capacity is always kept, and a larger one is given back only after

@@ -152,6 +152,21 @@ void RAFTPP_RAFT::send(message&& m) {
 }
 
 RAFTPP_RAFT_TEMPLATE
+message& RAFTPP_RAFT::queue_message(message_type t, node_id to) {
+    RAFTPP_ASSERT(t == message_type::app || t == message_type::app_resp,
+                  "queue_message is for appends and their responses");
+    RAFTPP_ASSERT(t == message_type::app_resp || to != id_,
+                  "only responses may be addressed to self");
+    // As send(): responses wait for the ready cycle's persist.
+    message& m = (t == message_type::app_resp ? msgs_after_append_ : msgs_).emplace_back();
+    m.type = t;
+    m.to = to;
+    m.from = id_;
+    m.term = term_;
+    return m;
+}
+
+RAFTPP_RAFT_TEMPLATE
 bool RAFTPP_RAFT::append_entry(std::vector<entry>& es) {
     index_t li = log_.last_index();
     for (std::size_t i = 0; i < es.size(); ++i) {
@@ -163,7 +178,7 @@ bool RAFTPP_RAFT::append_entry(std::vector<entry>& es) {
                                     "limit; dropping proposal");
         return false;
     }
-    li = log_.append(es);
+    li = log_.append_moved(es);
     // The leader acks its own entries only once they are durable: this response is delivered
     // back to it by the ready cycle after the append is persisted. One ack covers every
     // append of a cycle, so a batch of proposals queues one self-ack, not one each.
@@ -175,11 +190,7 @@ bool RAFTPP_RAFT::append_entry(std::vector<entry>& es) {
             return true;
         }
     }
-    message self_ack;
-    self_ack.type = message_type::app_resp;
-    self_ack.to = id_;
-    self_ack.index = li;
-    send(std::move(self_ack));
+    queue_message(message_type::app_resp, id_).index = li;
     return true;
 }
 

@@ -124,19 +124,14 @@ result<void> RAFTPP_RAFT::step_follower(message& m) {
 }
 
 RAFTPP_RAFT_TEMPLATE
-void RAFTPP_RAFT::handle_append_entries(const message& m) {
-    message r;
-    r.type = message_type::app_resp;
-    r.to = m.from;
+void RAFTPP_RAFT::handle_append_entries(message& m) {
     if (m.index < log_.committed()) {
         // Everything up to our commit index already matches (Log Matching): tell the leader.
-        r.index = log_.committed();
-        send(std::move(r));
+        queue_message(message_type::app_resp, m.from).index = log_.committed();
         return;
     }
-    if (auto last = log_.maybe_append(m.index, m.log_term, m.commit, m.entries)) {
-        r.index = *last;
-        send(std::move(r));
+    if (auto last = log_.maybe_append_moved(m.index, m.log_term, m.commit, m.entries)) {
+        queue_message(message_type::app_resp, m.from).index = *last;
         return;
     }
     // Our log does not match at m.index. Hint the largest (index, term) at which it could:
@@ -147,11 +142,11 @@ void RAFTPP_RAFT::handle_append_entries(const message& m) {
     trace(log_level::debug, id_, " [logterm: ", log_.zero_term_on_err_compacted(log_.term(m.index)),
          ", index: ", m.index, "] rejected app [logterm: ", m.log_term, ", index: ", m.index,
          "] from ", m.from);
+    message& r = queue_message(message_type::app_resp, m.from);
     r.index = m.index;
     r.reject = true;
     r.reject_hint = idx;
     r.log_term = term;
-    send(std::move(r));
 }
 
 RAFTPP_RAFT_TEMPLATE

@@ -207,6 +207,9 @@ RAFTPP_RAFT_TEMPLATE
 bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
     detail::progress* pr = prs_.progress(to);
     if (pr == nullptr || pr->is_paused()) return false;
+    // Nothing new to send (the common case after an ack): skip the reads below.
+    if (!send_if_empty && pr->next > log_.last_index()) return false;
+    if (pr->state == detail::progress_state::replicate && join_pending_append(to, *pr)) return true;
     auto prev_term = log_.term(pr->next - 1);
     std::vector<entry> ents = detail::entry_vector_pool::acquire();
     const auto ec = log_.entries_into(pr->next, cfg_.max_size_per_msg, ents);
@@ -224,9 +227,7 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
         return send_snapshot(to, *pr);
     }
 
-    message m;
-    m.type = message_type::app;
-    m.to = to;
+    message& m = queue_message(message_type::app, to);
     m.index = pr->next - 1;
     m.log_term = *prev_term;
     m.entries = std::move(ents);
@@ -247,24 +248,63 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
             RAFTPP_ASSERT(false, "sending append in snapshot state");
         }
     }
-    send(std::move(m));
     return true;
 }
 
-// A commit-only append to `to` adds nothing when an append to it is still queued (nothing
-// leaves before the ready cycle): raise that message's commit instead. A batch of acks that
-// advances the commit index many times then costs one message per follower, not one per
-// advance. Only the last few queued messages are looked at, which is where it would be.
+// The last message queued for `to` (nothing leaves before the ready cycle), looking only as
+// far back as one message per peer and a few more, which is where it would be.
+RAFTPP_RAFT_TEMPLATE
+message* RAFTPP_RAFT::last_queued_to(node_id to) {
+    const std::size_t window = prs_.progresses().size() + 4;
+    std::size_t looked = 0;
+    for (auto it = msgs_.rbegin(); it != msgs_.rend() && looked < window; ++it, ++looked) {
+        if (it->to == to) return &*it;
+    }
+    return nullptr;
+}
+
+// A commit-only append to `to` adds nothing when an append to it is still queued: raise that
+// message's commit instead. A batch of acks that advances the commit index many times then
+// costs one message per follower, not one per advance.
 RAFTPP_RAFT_TEMPLATE
 bool RAFTPP_RAFT::raise_pending_commit(node_id to) {
-    std::size_t looked = 0;
-    for (auto it = msgs_.rbegin(); it != msgs_.rend() && looked < 8; ++it, ++looked) {
-        if (it->to != to) continue;
-        if (it->type != message_type::app || it->term != term_) return false;
-        it->commit = std::max(it->commit, log_.committed());
-        return true;
+    message* q = last_queued_to(to);
+    if (q == nullptr || q->type != message_type::app || q->term != term_) return false;
+    q->commit = std::max(q->commit, log_.committed());
+    return true;
+}
+
+// In the same way, new entries for a follower in replicate state join the append to it that
+// is still queued, up to max_size_per_msg (etcd's limitSize rule applied to the joined
+// message): a burst of proposals between two ready cycles costs one append per follower, not
+// one per proposal. The inflight slot of that append grows with it.
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::join_pending_append(node_id to, detail::progress& pr) {
+    message* q = last_queued_to(to);
+    if (q == nullptr || q->type != message_type::app || q->term != term_ || q->entries.empty() ||
+        q->entries.back().index + 1 != pr.next || pr.inflights.count() == 0)
+        return false;
+    const auto [newest, payload] = pr.inflights.newest_append();
+    if (newest != q->entries.back().index) return false;
+    // The message's size by entry_size(): 16 bytes an entry plus the payload the slot counts.
+    const std::uint64_t used = 16 * q->entries.size() + payload;
+    if (used >= cfg_.max_size_per_msg) return false;
+    const std::size_t before = q->entries.size();
+    // On error entries_into leaves the message alone; the caller then takes the normal path.
+    if (log_.entries_into(pr.next, cfg_.max_size_per_msg - used, q->entries)) return false;
+    if (q->entries.size() == before) return false;
+    // entries_into always takes one entry; joined, that one must fit too.
+    if (used + entry_size(q->entries[before]) > cfg_.max_size_per_msg) {
+        q->entries.resize(before);
+        return false;
     }
-    return false;
+    std::uint64_t bytes = 0;
+    for (std::size_t i = before; i < q->entries.size(); ++i) bytes += payload_size(q->entries[i]);
+    const index_t last = q->entries.back().index;
+    q->commit = log_.committed();
+    pr.optimistic_update(last);
+    pr.inflights.extend_newest(last, bytes);
+    return true;
 }
 
 RAFTPP_RAFT_TEMPLATE

@@ -35,6 +35,21 @@ template <storage_reader Storage>
 std::optional<index_t> raft_log<Storage>::maybe_append(index_t index, term_t log_term,
                                                        index_t committed,
                                                        std::span<const entry> ents) {
+    return maybe_append_impl(index, log_term, committed, ents);
+}
+
+template <storage_reader Storage>
+std::optional<index_t> raft_log<Storage>::maybe_append_moved(index_t index, term_t log_term,
+                                                             index_t committed,
+                                                             std::span<entry> ents) {
+    return maybe_append_impl(index, log_term, committed, ents);
+}
+
+template <storage_reader Storage>
+template <class Entry>
+std::optional<index_t> raft_log<Storage>::maybe_append_impl(index_t index, term_t log_term,
+                                                            index_t committed,
+                                                            std::span<Entry> ents) {
     if (!match_term(index, log_term)) return std::nullopt;
     // The subspan arithmetic below relies on ents being index + 1 .. index + ents.size();
     // the raft core rejects malformed messages before they get here.
@@ -48,7 +63,7 @@ std::optional<index_t> raft_log<Storage>::maybe_append(index_t index, term_t log
                       detail::concat("entry ", ci, " conflict with committed entry [committed(",
                                      committed_, ")]")
                           .c_str());
-        append(ents.subspan(ci - (index + 1)));
+        append_impl(ents.subspan(ci - (index + 1)));
     }
     // Only what this message proves we hold can be committed: the leader's commit index may
     // be past entries we have not received yet.
@@ -59,13 +74,25 @@ std::optional<index_t> raft_log<Storage>::maybe_append(index_t index, term_t log
 
 template <storage_reader Storage>
 index_t raft_log<Storage>::append(std::span<const entry> ents) {
+    return append_impl(ents);
+}
+
+template <storage_reader Storage>
+index_t raft_log<Storage>::append_moved(std::span<entry> ents) {
+    return append_impl(ents);
+}
+
+template <storage_reader Storage>
+template <class Entry>
+index_t raft_log<Storage>::append_impl(std::span<Entry> ents) {
     if (ents.empty()) return last_index();
     // Written as index > committed so that an index of 0 cannot wrap around.
     RAFTPP_ASSERT(ents.front().index > committed_,
                   detail::concat("after(", ents.front().index - 1,
                                  ") is out of range [committed(", committed_, ")]")
                       .c_str());
-    unstable_.truncate_and_append(ents);
+    if constexpr (std::is_const_v<Entry>) unstable_.truncate_and_append(ents);
+    else unstable_.truncate_and_append_moved(ents);
     return last_index();
 }
 
@@ -123,24 +150,6 @@ template <storage_reader Storage>
 result<raftpp::snapshot> raft_log<Storage>::snapshot() const {
     if (unstable_.snapshot) return *unstable_.snapshot;
     return storage_->snapshot();
-}
-
-template <storage_reader Storage>
-index_t raft_log<Storage>::first_index() const {
-    if (auto i = unstable_.maybe_first_index()) return *i;
-    auto r = storage_->first_index();
-    RAFTPP_ASSERT(r.has_value(),
-                  detail::concat("raft_log: storage.first_index(): ", r.error()).c_str());
-    return *r;
-}
-
-template <storage_reader Storage>
-index_t raft_log<Storage>::last_index() const {
-    if (auto i = unstable_.maybe_last_index()) return *i;
-    auto r = storage_->last_index();
-    RAFTPP_ASSERT(r.has_value(),
-                  detail::concat("raft_log: storage.last_index(): ", r.error()).c_str());
-    return *r;
 }
 
 template <storage_reader Storage>
