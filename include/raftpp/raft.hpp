@@ -165,6 +165,7 @@ private:
     // send() for the appends and append responses the core sends most: the message is built
     // in its queue rather than on the stack and moved there. Fill it in before sending again.
     message& queue_message(message_type t, node_id to);
+    std::vector<message>& queue_for(message_type t, node_id to);
     bool append_entry(std::vector<entry>& es);
     bool maybe_commit();
     void tick_election();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct entry {
 inline std::uint64_t entry_size(const entry& e) noexcept { return 16 + e.data.size(); }
 // Bytes counted against max_uncommitted_entries_size: the payload only, as etcd.
 inline std::uint64_t payload_size(const entry& e) noexcept { return e.data.size(); }
+inline std::uint64_t payload_size(std::span<const entry> es) noexcept {
+    std::uint64_t s = 0;
+    for (const auto& e : es) s += payload_size(e);
+    return s;
+}
 
 struct hard_state {
     term_t term = 0;

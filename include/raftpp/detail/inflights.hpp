@@ -42,18 +42,16 @@ public:
     // that has not left yet. Requires count() > 0 and index >= the newest index.
     void extend_newest(index_t index, std::uint64_t bytes) noexcept {
         RAFTPP_ASSERT(count_ != 0, "no append in flight to extend");
-        std::size_t last = start_ + count_ - 1;
-        if (last >= size_) last -= size_;
-        RAFTPP_ASSERT(index >= buffer_[last].index, "inflight indexes must not decrease");
-        buffer_[last].index = index;
-        buffer_[last].bytes += bytes;
+        slot& s = buffer_[newest_slot()];
+        RAFTPP_ASSERT(index >= s.index, "inflight indexes must not decrease");
+        s.index = index;
+        s.bytes += bytes;
         bytes_ += bytes;
     }
     // The last index and the bytes of the newest append; requires count() > 0.
     std::pair<index_t, std::uint64_t> newest_append() const noexcept {
-        std::size_t last = start_ + count_ - 1;
-        if (last >= size_) last -= size_;
-        return {buffer_[last].index, buffer_[last].bytes};
+        const slot& s = buffer_[newest_slot()];
+        return {s.index, s.bytes};
     }
     // Releases every append with index <= to (the follower acked `to`), and exactly the bytes
     // they were added with.
@@ -113,11 +111,13 @@ private:
         std::uint64_t bytes = 0;
     };
 
-    index_t newest() const noexcept {
+    // The buffer position of the newest append; requires count_ > 0.
+    std::size_t newest_slot() const noexcept {
         std::size_t last = start_ + count_ - 1;
         if (last >= size_) last -= size_;
-        return buffer_[last].index;
+        return last;
     }
+    index_t newest() const noexcept { return buffer_[newest_slot()].index; }
 
     // Doubles the buffer, capped at size_. Live slots keep their positions: a wrapped window
     // only exists once the buffer has reached size_ slots, so it never needs to grow then.

@@ -140,25 +140,26 @@ void RAFTPP_RAFT::send(message&& m) {
         // Proposals and read_index requests are forwarded as local messages: no term.
         if (m.type != message_type::prop && m.type != message_type::read_index) m.term = term_;
     }
-    // Responses vouch for state (log entries, a vote) that must be durable before anyone may
-    // rely on it, so they wait for the ready cycle to persist (etcd's msgsAfterAppend).
-    if (m.type == message_type::app_resp || m.type == message_type::vote_resp ||
-        m.type == message_type::pre_vote_resp) {
-        msgs_after_append_.push_back(std::move(m));
-    } else {
-        RAFTPP_ASSERT(m.to != id_, "only responses may be addressed to self");
-        msgs_.push_back(std::move(m));
-    }
+    queue_for(m.type, m.to).push_back(std::move(m));
+}
+
+// Responses vouch for state (log entries, a vote) that must be durable before anyone may rely
+// on it, so they wait for the ready cycle to persist (etcd's msgsAfterAppend).
+RAFTPP_RAFT_TEMPLATE
+std::vector<message>& RAFTPP_RAFT::queue_for(message_type t, node_id to) {
+    if (t == message_type::app_resp || t == message_type::vote_resp ||
+        t == message_type::pre_vote_resp)
+        return msgs_after_append_;
+    RAFTPP_ASSERT(to != id_, "only responses may be addressed to self");
+    return msgs_;
 }
 
 RAFTPP_RAFT_TEMPLATE
 message& RAFTPP_RAFT::queue_message(message_type t, node_id to) {
+    // send()'s rules for these two types: from and term are ours.
     RAFTPP_ASSERT(t == message_type::app || t == message_type::app_resp,
                   "queue_message is for appends and their responses");
-    RAFTPP_ASSERT(t == message_type::app_resp || to != id_,
-                  "only responses may be addressed to self");
-    // As send(): responses wait for the ready cycle's persist.
-    message& m = (t == message_type::app_resp ? msgs_after_append_ : msgs_).emplace_back();
+    message& m = queue_for(t, to).emplace_back();
     m.type = t;
     m.to = to;
     m.from = id_;
@@ -201,8 +202,7 @@ bool RAFTPP_RAFT::maybe_commit() {
 
 RAFTPP_RAFT_TEMPLATE
 bool RAFTPP_RAFT::increase_uncommitted_size(std::span<const entry> es) {
-    std::uint64_t s = 0;
-    for (const auto& e : es) s += payload_size(e);
+    const std::uint64_t s = payload_size(es);
     // Always admit a proposal when nothing is uncommitted, so one large entry cannot wedge
     // the leader (etcd does the same).
     if (uncommitted_size_ > 0 && s > 0 && uncommitted_size_ + s > cfg_.max_uncommitted_entries_size)
@@ -214,8 +214,7 @@ bool RAFTPP_RAFT::increase_uncommitted_size(std::span<const entry> es) {
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::reduce_uncommitted_size(std::span<const entry> es) {
     if (uncommitted_size_ == 0) return;  // followers don't track it; don't underflow
-    std::uint64_t s = 0;
-    for (const auto& e : es) s += payload_size(e);
+    const std::uint64_t s = payload_size(es);
     uncommitted_size_ = s > uncommitted_size_ ? 0 : uncommitted_size_ - s;
 }
 

@@ -237,10 +237,8 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
         case detail::progress_state::replicate: {
             // Pipelining (optimistic): assume delivery; a rejection moves us back to probe.
             const index_t last = m.entries[n - 1].index;
-            std::uint64_t bytes = 0;
-            for (const auto& e : m.entries) bytes += payload_size(e);
             pr->optimistic_update(last);
-            pr->inflights.add(last, bytes);
+            pr->inflights.add(last, payload_size(m.entries));
             break;
         }
         case detail::progress_state::probe: pr->probe_sent = true; break;
@@ -298,12 +296,11 @@ bool RAFTPP_RAFT::join_pending_append(node_id to, detail::progress& pr) {
         q->entries.resize(before);
         return false;
     }
-    std::uint64_t bytes = 0;
-    for (std::size_t i = before; i < q->entries.size(); ++i) bytes += payload_size(q->entries[i]);
     const index_t last = q->entries.back().index;
     q->commit = log_.committed();
     pr.optimistic_update(last);
-    pr.inflights.extend_newest(last, bytes);
+    const auto joined = std::span<const entry>(q->entries).subspan(before);
+    pr.inflights.extend_newest(last, payload_size(joined));
     return true;
 }
 
