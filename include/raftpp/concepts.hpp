@@ -59,6 +59,13 @@ template <class S>
 concept has_apply_snapshot = requires(S& s, const raftpp::snapshot& snap) {
     { s.apply_snapshot(snap) } -> std::same_as<result<void>>;
 };
+// Optional: a storage that buffers writes makes them durable in sync() (wal_storage). The
+// ready cycle calls it after persisting a ready that must_sync; without it, every write is
+// taken to be durable when append()/set_hard_state() return (memory_storage).
+template <class S>
+concept has_sync = requires(S& s) {
+    { s.sync() } -> std::same_as<result<void>>;
+};
 }  // namespace detail
 
 // Read side of the log's durable storage (etcd's Storage interface).

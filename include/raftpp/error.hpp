@@ -30,6 +30,12 @@ enum class errc {
     corrupt_record,
     malformed_message,
     io_error,
+    // Durable storage (WAL and snapshot files)
+    wal_exists,
+    wal_not_found,
+    wal_locked,
+    snapshot_not_found,
+    metadata_mismatch,
 };
 
 namespace detail {
@@ -51,6 +57,11 @@ public:
         case errc::corrupt_record: return "corrupt record";
         case errc::malformed_message: return "malformed message";
         case errc::io_error: return "i/o error";
+        case errc::wal_exists: return "a WAL already exists in the directory";
+        case errc::wal_not_found: return "no WAL found in the directory";
+        case errc::wal_locked: return "the WAL is locked by another process";
+        case errc::snapshot_not_found: return "snapshot not found in the WAL";
+        case errc::metadata_mismatch: return "WAL metadata does not match";
         }
         return "unknown raftpp error";
     }

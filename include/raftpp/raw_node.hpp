@@ -31,6 +31,8 @@ struct storage_write {
     raftpp::snapshot snapshot;      // empty when none
     // Sent (or, when addressed to this node, stepped) only once the write is durable.
     std::vector<message> responses;
+    // Whether the write must be synced (entries, a snapshot, or a new term or vote).
+    bool must_sync = false;
 
     bool empty() const noexcept {
         return entries.empty() && is_empty(hard_state) && is_empty(snapshot) && responses.empty();
@@ -212,6 +214,7 @@ public:
         std::swap(rd.messages, raft_.messages());
         if (async()) {
             fill_write(rd, hs_changed ? hs : hard_state{});
+            if (rd.write) rd.write->must_sync = rd.must_sync || !is_empty(rd.write->snapshot);
             return rd;
         }
         rd.entries = log.unstable_entries();
@@ -249,18 +252,22 @@ public:
         }
     }
 
-    // Persists a ready through the storage policy (snapshot, hard state, entries).
+    // Persists a ready through the storage policy (snapshot, hard state, entries), then
+    // syncs it when rd.must_sync and the storage has sync().
     result<void> persist(const raftpp::ready& rd)
         requires storage_writer<Storage>
     {
-        return persist_parts(rd.snapshot, rd.hard_state, rd.entries);
+        if (auto r = persist_parts(rd.snapshot, rd.hard_state, rd.entries); !r) return r;
+        return rd.must_sync ? sync_storage() : result<void>{};
     }
 
-    // Persists an async write through the storage policy.
-    result<void> persist(const storage_write& w)
+    // Persists an async write through the storage policy. Group commit: pass sync = false for
+    // each of a batch of writes, call the storage's sync() once, then complete them all.
+    result<void> persist(const storage_write& w, bool sync = true)
         requires storage_writer<Storage>
     {
-        return persist_parts(w.snapshot, w.hard_state, w.entries);
+        if (auto r = persist_parts(w.snapshot, w.hard_state, w.entries); !r) return r;
+        return sync && w.must_sync ? sync_storage() : result<void>{};
     }
 
     // Call after persisting the last ready and applying its committed entries. With async
@@ -349,6 +356,11 @@ private:
         if (!ents.empty())
             if (auto r = st.append(ents); !r) return r;
         return {};
+    }
+
+    result<void> sync_storage() {
+        if constexpr (detail::has_sync<Storage>) return raft_.log().storage().sync();
+        else return {};
     }
 
     bool async() const noexcept { return raft_.cfg().async_storage_writes; }

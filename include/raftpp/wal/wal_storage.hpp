@@ -1,0 +1,251 @@
+// raftpp::wal_storage — a durable storage policy: the log served from memory (memory_storage,
+// as etcd's server keeps a MemoryStorage over its WAL), every write persisted through the WAL
+// (wal.hpp) and the snapshots in files (snapshotter.hpp). A directory holds one member:
+//   <dir>/wal/   segment files        <dir>/snap/   <term>-<index>.snap files
+//
+//   auto st = wal_storage<>::open_or_create(dir, {.id = 1, .cluster_id = 7});
+//   raw_node<wal_storage<>> node(cfg, st);   // process_ready persists, syncs, then sends
+//
+// Durability follows the ready cycle: append() and set_hard_state() buffer records, and
+// sync() (called by raw_node::persist when the ready must_sync) writes and fdatasyncs them
+// once for the whole cycle. Within a cycle the hard state is written after the entries, so a
+// commit index on disk never points past the entries on disk. Snapshots are written to their
+// file and marked in the WAL (both synced) before the log forgets what they cover.
+//
+// Restart: open() loads the newest snapshot that the WAL has a marker for (falling back to an
+// older one when the newest file is damaged), then replays the WAL after it.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <raftpp/concepts.hpp>
+#include <raftpp/error.hpp>
+#include <raftpp/logger.hpp>
+#include <raftpp/memory_storage.hpp>
+#include <raftpp/types.hpp>
+#include <raftpp/wal/snapshotter.hpp>
+#include <raftpp/wal/wal.hpp>
+#include <raftpp/wal/wal_error.hpp>
+
+namespace raftpp {
+
+struct wal_storage_options {
+    wal::options wal;
+    // Snapshot files kept (etcd keeps 5). The WAL keeps the segments the oldest of them
+    // needs, so a restart can fall back to it if the newest file is damaged.
+    std::size_t snapshots_to_keep = 2;
+};
+
+// The identity open() expects to find in the WAL; a zero field is not checked.
+struct wal_identity {
+    node_id id = 0;
+    std::uint64_t cluster_id = 0;
+};
+
+template <logger Logger = null_logger>
+class wal_storage {
+public:
+    using log_view = memory_storage::log_view;
+
+    // Whether dir holds a member's WAL.
+    static bool exists(const std::filesystem::path& dir) { return wal::exists(dir / "wal"); }
+
+    // A new member's storage in dir (created if missing): an empty log and a WAL whose
+    // metadata is md. Throws wal::wal_error (errc::wal_exists when dir already has a WAL).
+    static wal_storage create(const std::filesystem::path& dir, const wal::metadata& md,
+                              wal_storage_options opts = {}, Logger logger = Logger{}) {
+        auto w = wal::write_ahead_log<Logger>::create(dir / "wal", md, opts.wal, logger);
+        return wal_storage(dir, std::move(w), opts, std::move(logger));
+    }
+
+    // Rebuilds the storage in dir from its newest usable snapshot and the WAL after it.
+    // Throws wal::wal_error: errc::metadata_mismatch naming both ids when `expect` disagrees
+    // with the WAL, errc::corrupt_record naming file and offset for a damaged WAL, ...
+    static wal_storage open(const std::filesystem::path& dir, wal_identity expect = {},
+                            wal_storage_options opts = {}, Logger logger = Logger{});
+
+    // open() when dir has a WAL, create() otherwise.
+    static wal_storage open_or_create(const std::filesystem::path& dir, const wal::metadata& md,
+                                      wal_storage_options opts = {}, Logger logger = Logger{}) {
+        if (exists(dir)) return open(dir, {md.id, md.cluster_id}, opts, std::move(logger));
+        return create(dir, md, opts, std::move(logger));
+    }
+
+    wal_storage(wal_storage&&) noexcept = default;
+    wal_storage& operator=(wal_storage&&) noexcept = default;
+    // A clean shutdown writes what is buffered (the last hard state included).
+    ~wal_storage() {
+        if (pending_hs_) (void)wal_.append(*pending_hs_);
+    }
+
+    // storage_reader: served from memory -----------------------------------------------------
+    result<initial_state_t> initial_state() const { return mem_.initial_state(); }
+    result<std::vector<entry>> entries(index_t lo, index_t hi, std::uint64_t max_size) const {
+        return mem_.entries(lo, hi, max_size);
+    }
+    result<void> entries_into(index_t lo, index_t hi, std::uint64_t max_size,
+                              std::vector<entry>& out) const {
+        return mem_.entries_into(lo, hi, max_size, out);
+    }
+    result<term_t> term(index_t i) const { return mem_.term(i); }
+    result<index_t> first_index() const { return mem_.first_index(); }
+    result<index_t> last_index() const { return mem_.last_index(); }
+    result<raftpp::snapshot> snapshot() const { return mem_.snapshot(); }
+
+    // storage_writer: memory, then the WAL's buffer ------------------------------------------
+    result<void> append(std::span<const entry> es) {
+        if (auto r = mem_.append(es); !r) return r;
+        if (auto r = wal_.append(es); !r) return r;
+        return write_pending_hard_state();
+    }
+    // Written after this cycle's entries (by append() or sync()), never before them.
+    result<void> set_hard_state(const raftpp::hard_state& hs) {
+        if (auto r = mem_.set_hard_state(hs); !r) return r;
+        pending_hs_ = hs;
+        return {};
+    }
+    // A snapshot from the leader: its file and WAL marker are durable before the log is
+    // replaced (etcd's order), so a crash in between restarts from the old state.
+    result<void> apply_snapshot(const raftpp::snapshot& snap) {
+        if (mem_.snapshot()->metadata.index >= snap.metadata.index) return errc::snap_out_of_date;
+        if (auto r = save_snapshot(snap); !r) return r;
+        return mem_.apply_snapshot(snap);
+    }
+    // Writes what is buffered and fdatasyncs (the optional ability raw_node::persist uses).
+    result<void> sync() {
+        if (auto r = write_pending_hard_state(); !r) return r;
+        return wal_.sync();
+    }
+
+    // Application side, as memory_storage's ----------------------------------------------------
+    // A snapshot of the state machine at i, written to its file and marked in the WAL; older
+    // snapshot files beyond snapshots_to_keep are removed and the WAL segments that no kept
+    // snapshot needs are released.
+    result<raftpp::snapshot> create_snapshot(index_t i, const conf_state* cs, buffer data) {
+        auto s = mem_.create_snapshot(i, cs, std::move(data));
+        if (!s) return s;
+        if (auto r = write_pending_hard_state(); !r) return r.error();
+        if (auto r = save_snapshot(*s); !r) return r.error();
+        return s;
+    }
+    // Drops entries before compact_index from memory (the WAL already let go of what no kept
+    // snapshot needs).
+    result<void> compact(index_t compact_index) { return mem_.compact(compact_index); }
+
+    const raftpp::hard_state& hard_state() const noexcept { return mem_.hard_state(); }
+    log_view raw_log() const noexcept { return mem_.raw_log(); }
+    std::vector<entry> raw_entries() const { return mem_.raw_entries(); }
+
+    const wal::metadata& metadata() const noexcept { return wal_.metadata(); }
+    const std::filesystem::path& dir() const noexcept { return dir_; }
+    wal::write_ahead_log<Logger>& log_file() noexcept { return wal_; }
+    const wal::write_ahead_log<Logger>& log_file() const noexcept { return wal_; }
+    const memory_storage& memory() const noexcept { return mem_; }
+
+private:
+    wal_storage(std::filesystem::path dir, wal::write_ahead_log<Logger> w,
+                wal_storage_options opts, Logger logger)
+        : dir_(std::move(dir)), opts_(opts), wal_(std::move(w)),
+          snap_(dir_ / "snap", logger), logger_(std::move(logger)) {}
+
+    result<void> write_pending_hard_state() {
+        if (!pending_hs_) return {};
+        auto r = wal_.append(*pending_hs_);
+        pending_hs_.reset();
+        return r;
+    }
+
+    result<void> save_snapshot(const raftpp::snapshot& s) {
+        if (auto r = snap_.save(s); !r) return r;
+        if (auto r = wal_.save_snapshot(s.metadata); !r) return r;
+        if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1)); !r) return r;
+        // The WAL keeps what the oldest kept snapshot needs to restart from it.
+        const auto kept = snap_.list();
+        index_t oldest = s.metadata.index;
+        for (const auto& [term, index] : kept) oldest = std::min(oldest, index);
+        return wal_.release_to(oldest);
+    }
+
+    std::filesystem::path dir_;
+    wal_storage_options opts_;
+    wal::write_ahead_log<Logger> wal_;
+    wal::snapshotter<Logger> snap_;
+    Logger logger_;
+    memory_storage mem_;
+    std::optional<raftpp::hard_state> pending_hs_;  // set, not yet in the WAL's buffer
+};
+
+template <logger Logger>
+wal_storage<Logger> wal_storage<Logger>::open(const std::filesystem::path& dir,
+                                              wal_identity expect, wal_storage_options opts,
+                                              Logger logger) {
+    namespace fs = std::filesystem;
+    wal::snapshotter<Logger> snaps(dir / "snap", logger);
+    // Newest first; a snapshot whose file is damaged, or that the WAL has no marker for (a
+    // crash between writing the file and the marker), gives way to the next older one.
+    std::optional<raftpp::snapshot> snap;
+    for (const auto& [term, index] : snaps.list()) {
+        auto s = snaps.load(snaps.dir() / wal::detail::snapshot_file_name(term, index));
+        if (!s) {
+            RAFTPP_LOG(logger, log_level::warning, "wal_storage: skipping snapshot ",
+                       wal::detail::snapshot_file_name(term, index), ": ", s.error().message());
+            continue;
+        }
+        snap = std::move(*s);
+        break;
+    }
+    for (;;) {
+        const snapshot_metadata at = snap ? snap->metadata : snapshot_metadata{};
+        try {
+            auto w = wal::write_ahead_log<Logger>::open(dir / "wal", at, opts.wal, logger);
+            auto c = w.read_all();
+            const auto& md = c.metadata;
+            if ((expect.id != 0 && expect.id != md.id) ||
+                (expect.cluster_id != 0 && expect.cluster_id != md.cluster_id))
+                throw wal::wal_error(
+                    errc::metadata_mismatch, dir / "wal",
+                    "the WAL belongs to member " + std::to_string(md.id) + " of cluster " +
+                        std::to_string(md.cluster_id) + ", but member " +
+                        std::to_string(expect.id) + " of cluster " +
+                        std::to_string(expect.cluster_id) + " was expected");
+            const index_t last = c.entries.empty() ? at.index : c.entries.back().index;
+            if (c.hard_state.commit > last)
+                throw wal::wal_error(errc::corrupt_record, dir / "wal",
+                                     "the hard state commits index " +
+                                         std::to_string(c.hard_state.commit) +
+                                         " beyond the last entry " + std::to_string(last));
+            wal_storage st(dir, std::move(w), opts, logger);
+            if (snap) wal::value_or_throw(st.mem_.apply_snapshot(*snap), dir, "load the snapshot");
+            wal::value_or_throw(st.mem_.set_hard_state(c.hard_state), dir, "load the hard state");
+            wal::value_or_throw(st.mem_.append(c.entries), dir, "load the entries");
+            return st;
+        } catch (const wal::wal_error& e) {
+            if (!snap || (e.code() != errc::snapshot_not_found && e.code() != errc::wal_not_found))
+                throw;
+            RAFTPP_LOG(logger, log_level::warning, "wal_storage: the WAL cannot start from ",
+                       "snapshot ", at.index, " (", e.what(), "); trying an older one");
+            const index_t bad = at.index;
+            snap.reset();
+            for (const auto& [term, index] : snaps.list()) {
+                if (index >= bad) continue;
+                auto s = snaps.load(snaps.dir() / wal::detail::snapshot_file_name(term, index));
+                if (s) {
+                    snap = std::move(*s);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+static_assert(storage<wal_storage<>>);
+
+}  // namespace raftpp
