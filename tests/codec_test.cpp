@@ -207,7 +207,9 @@ TEST_CASE("one encoder and one decoder serve many records and many vectors", "[c
     std::vector<std::size_t> ends;
     std::vector<entry> entries;
     for (std::uint64_t i = 1; i <= 2000; ++i) {
-        entries.push_back(entry{i / 10 + 1, i, static_cast<entry_type>(i % 3), payload(i % 300, static_cast<std::uint8_t>(i))});
+        const auto seed = static_cast<std::uint8_t>(i);
+        const auto type = static_cast<entry_type>(i % 3);
+        entries.push_back(entry{i / 10 + 1, i, type, payload(i % 300, seed)});
         enc.encode(entries.back(), log);
         ends.push_back(log.size());
         if (i % 100 == 0) {  // another record to another vector in between

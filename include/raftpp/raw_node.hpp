@@ -252,7 +252,7 @@ public:
         }
     }
 
-    // Persists a ready through the storage policy (snapshot, hard state, entries), then
+    // Persists a ready through the storage policy (snapshot, entries, hard state), then
     // syncs it when rd.must_sync and the storage has sync().
     result<void> persist(const raftpp::ready& rd)
         requires storage_writer<Storage>
@@ -343,7 +343,9 @@ public:
     Transport& transport() noexcept { return raft_.transport(); }
 
 private:
-    // Snapshot first (it replaces the log), then the hard state, then the entries after it.
+    // Snapshot first (it replaces the log), then the entries after it, then the hard state:
+    // etcd's order (wal.Save), so a storage that writes as it is called never has a commit
+    // index on disk that points past the entries on disk.
     result<void> persist_parts(const raftpp::snapshot& snap, const hard_state& hs,
                                std::span<const entry> ents)
         requires storage_writer<Storage>
@@ -351,10 +353,10 @@ private:
         auto& st = raft_.log().storage();
         if (!is_empty(snap))
             if (auto r = st.apply_snapshot(snap); !r) return r;
-        if (!is_empty(hs))
-            if (auto r = st.set_hard_state(hs); !r) return r;
         if (!ents.empty())
             if (auto r = st.append(ents); !r) return r;
+        if (!is_empty(hs))
+            if (auto r = st.set_hard_state(hs); !r) return r;
         return {};
     }
 

@@ -34,8 +34,8 @@ namespace raftpp::codec {
 
 static_assert(std::endian::native == std::endian::little,
               "raftpp's codec writes Boost binary archives, which are native-endian, and its "
-              "format is defined as little-endian (docs/codec.md#byte-order); a big-endian "
-              "target needs a byte-swapping archive");
+              "format is defined as little-endian (docs/codec.md#byte-order-and-fields); a "
+              "big-endian target needs a byte-swapping archive");
 
 // Thrown by a loader that meets bytes which are not a valid encoding; decoder::decode turns it
 // (and Boost's archive_exception, e.g. on short input) into errc::malformed_message.

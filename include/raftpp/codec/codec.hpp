@@ -38,7 +38,7 @@ constexpr void check_codec_type() {
     static_assert(is_codec_type<T>,
                   "T is not a codec type: define save(codec::oarchive&, const T&, unsigned) and "
                   "load(codec::iarchive&, T&, unsigned), then RAFTPP_CODEC_TYPE(T) at global "
-                  "scope; see include/raftpp/codec/fields.hpp and docs/codec.md");
+                  "scope; see docs/codec.md#adding-a-type");
 }
 }  // namespace detail
 

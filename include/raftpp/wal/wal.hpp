@@ -112,6 +112,11 @@ public:
     result<void> save_snapshot(const snapshot_metadata& m);
     result<void> flush();
     result<void> sync();
+    // Drops the records appended but not yet written, as a killed process would lose them
+    // (for crash tests; a running node never needs it).
+    void discard_unwritten() noexcept { buf_.clear(); }
+    // False for a moved-from WAL.
+    bool is_open() const noexcept { return tail_.is_open(); }
 
     // Unlinks the segments that hold only entries before index (kept: the last segment
     // starting at or before index, and every later one). Call after a snapshot at index is

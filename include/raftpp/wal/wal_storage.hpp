@@ -6,11 +6,12 @@
 //   auto st = wal_storage<>::open_or_create(dir, {.id = 1, .cluster_id = 7});
 //   raw_node<wal_storage<>> node(cfg, st);   // process_ready persists, syncs, then sends
 //
-// Durability follows the ready cycle: append() and set_hard_state() buffer records, and
-// sync() (called by raw_node::persist when the ready must_sync) writes and fdatasyncs them
-// once for the whole cycle. Within a cycle the hard state is written after the entries, so a
-// commit index on disk never points past the entries on disk. Snapshots are written to their
-// file and marked in the WAL (both synced) before the log forgets what they cover.
+// Durability follows the ready cycle, which calls append(), then set_hard_state(), then
+// sync() when the ready must_sync: append() buffers entry records; set_hard_state() adds the
+// hard state after them and writes the buffer to the file (so a killed process loses no
+// commit index, though only a sync survives power loss); sync() writes what is left and
+// fdatasyncs once for the whole cycle. Snapshots are written to their file and marked in the
+// WAL (both synced) before the log forgets what they cover.
 //
 // Restart: open() loads the newest snapshot that the WAL has a marker for (falling back to an
 // older one when the newest file is damaged), then replays the WAL after it.
@@ -82,9 +83,7 @@ public:
     wal_storage(wal_storage&&) noexcept = default;
     wal_storage& operator=(wal_storage&&) noexcept = default;
     // A clean shutdown writes what is buffered (the last hard state included).
-    ~wal_storage() {
-        if (pending_hs_) (void)wal_.append(*pending_hs_);
-    }
+    ~wal_storage() = default;
 
     // storage_reader: served from memory -----------------------------------------------------
     result<initial_state_t> initial_state() const { return mem_.initial_state(); }
@@ -103,14 +102,14 @@ public:
     // storage_writer: memory, then the WAL's buffer ------------------------------------------
     result<void> append(std::span<const entry> es) {
         if (auto r = mem_.append(es); !r) return r;
-        if (auto r = wal_.append(es); !r) return r;
-        return write_pending_hard_state();
+        return wal_.append(es);
     }
-    // Written after this cycle's entries (by append() or sync()), never before them.
+    // Call after this cycle's append(), as raw_node does: the hard state record must follow
+    // the entries its commit index covers.
     result<void> set_hard_state(const raftpp::hard_state& hs) {
         if (auto r = mem_.set_hard_state(hs); !r) return r;
-        pending_hs_ = hs;
-        return {};
+        if (auto r = wal_.append(hs); !r) return r;
+        return wal_.flush();
     }
     // A snapshot from the leader: its file and WAL marker are durable before the log is
     // replaced (etcd's order), so a crash in between restarts from the old state.
@@ -120,10 +119,7 @@ public:
         return mem_.apply_snapshot(snap);
     }
     // Writes what is buffered and fdatasyncs (the optional ability raw_node::persist uses).
-    result<void> sync() {
-        if (auto r = write_pending_hard_state(); !r) return r;
-        return wal_.sync();
-    }
+    result<void> sync() { return wal_.sync(); }
 
     // Application side, as memory_storage's ----------------------------------------------------
     // A snapshot of the state machine at i, written to its file and marked in the WAL; older
@@ -132,7 +128,6 @@ public:
     result<raftpp::snapshot> create_snapshot(index_t i, const conf_state* cs, buffer data) {
         auto s = mem_.create_snapshot(i, cs, std::move(data));
         if (!s) return s;
-        if (auto r = write_pending_hard_state(); !r) return r.error();
         if (auto r = save_snapshot(*s); !r) return r.error();
         return s;
     }
@@ -143,6 +138,9 @@ public:
     const raftpp::hard_state& hard_state() const noexcept { return mem_.hard_state(); }
     log_view raw_log() const noexcept { return mem_.raw_log(); }
     std::vector<entry> raw_entries() const { return mem_.raw_entries(); }
+
+    // Drops what was buffered and not yet written, as a killed process would (crash tests).
+    void discard_unwritten() noexcept { wal_.discard_unwritten(); }
 
     const wal::metadata& metadata() const noexcept { return wal_.metadata(); }
     const std::filesystem::path& dir() const noexcept { return dir_; }
@@ -156,21 +154,17 @@ private:
         : dir_(std::move(dir)), opts_(opts), wal_(std::move(w)),
           snap_(dir_ / "snap", logger), logger_(std::move(logger)) {}
 
-    result<void> write_pending_hard_state() {
-        if (!pending_hs_) return {};
-        auto r = wal_.append(*pending_hs_);
-        pending_hs_.reset();
-        return r;
-    }
-
     result<void> save_snapshot(const raftpp::snapshot& s) {
         if (auto r = snap_.save(s); !r) return r;
         if (auto r = wal_.save_snapshot(s.metadata); !r) return r;
         if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1)); !r) return r;
         // The WAL keeps what the oldest kept snapshot needs to restart from it.
-        const auto kept = snap_.list();
         index_t oldest = s.metadata.index;
-        for (const auto& [term, index] : kept) oldest = std::min(oldest, index);
+        try {
+            for (const auto& [term, index] : snap_.list()) oldest = std::min(oldest, index);
+        } catch (const wal::wal_error& e) {
+            return e.code();
+        }
         return wal_.release_to(oldest);
     }
 
@@ -180,7 +174,6 @@ private:
     wal::snapshotter<Logger> snap_;
     Logger logger_;
     memory_storage mem_;
-    std::optional<raftpp::hard_state> pending_hs_;  // set, not yet in the WAL's buffer
 };
 
 template <logger Logger>
