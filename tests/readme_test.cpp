@@ -12,6 +12,8 @@
 
 #include "readme_single_node.hpp"  // README.md, snippet single-node: readme_single_node()
 #include "readme_three_nodes.hpp"  // README.md, snippet three-nodes: readme_three_nodes()
+#include "readme_durable_node.hpp"  // README.md, snippet durable-node: readme_durable_node()
+#include "wal_test_util.hpp"
 #include "doc_snippets.hpp"        // docs/*.md: each block in namespace snippet_<name>
 
 #include <raftpp/memory_storage.hpp>
@@ -48,6 +50,16 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 TEST_CASE("README: a single node commits and applies \"hello\"", "[readme]") {
     CHECK(output_of(&readme_single_node) == "applied: hello\n");
+}
+
+TEST_CASE("README: the durable node finds its entry after a restart", "[readme][wal]") {
+    raftpp::test::temp_dir t;
+    std::string dir = (t / "data").string();
+    char prog[] = "durable";
+    char* argv[] = {prog, dir.data(), nullptr};
+    CHECK(output_of([&] { readme_durable_node(2, argv); }) == "first run, term 2, applied: hello\n");
+    CHECK(output_of([&] { readme_durable_node(2, argv); }) ==
+          "restarted, term 3, applied: hello again\n");
 }
 
 TEST_CASE("README: a three-node cluster elects one leader and applies on every node",
