@@ -100,6 +100,42 @@ TEST_CASE("the ready cycle syncs only when the ready must_sync", "[wal_storage]"
     run(node);
 }
 
+TEST_CASE("async storage writes of many ready cycles share one fdatasync", "[wal_storage]") {
+    temp_dir t;
+    auto st = wal_storage<>::create(t / "data", {.id = 1, .cluster_id = 1, .user = {}});
+    config cfg = node_config(1);
+    cfg.async_storage_writes = true;
+    raw_node<wal_storage<>> node(cfg, st);
+    REQUIRE(node.bootstrap({{.id = 1, .learner = false, .context = {}}}));
+    run(node);
+    REQUIRE(node.campaign());
+    run(node);
+    REQUIRE(node.raft().role() == role::leader);
+
+    // Eight ready cycles hand out eight writes; the storage thread would batch them.
+    std::vector<storage_write> writes;
+    for (int i = 0; i < 8; ++i) {
+        REQUIRE(node.propose(buffer("p" + std::to_string(i))));
+        auto& rd = node.ready();
+        REQUIRE(rd.write.has_value());
+        writes.push_back(std::move(*rd.write));
+        node.advance();
+    }
+    const auto syncs = st.log_file().stats().syncs;
+    for (const auto& w : writes) REQUIRE(node.persist(w, /*sync=*/false));
+    REQUIRE(st.sync());
+    CHECK(st.log_file().stats().syncs == syncs + 1);
+    for (auto& w : writes) node.on_write_complete(std::move(w));
+    const auto applied = run(node);
+    CHECK(applied == std::vector<std::string>{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"});
+    // And all of it is on disk.
+    const auto last = st.last_index().value();
+    st.~wal_storage();
+    new (&st) wal_storage<>(wal_storage<>::open(t / "data"));
+    CHECK(st.last_index().value() == last);
+    CHECK(st.raw_entries().back().data == buffer("p7"));
+}
+
 TEST_CASE("open refuses a WAL that belongs to another member or cluster", "[wal_storage]") {
     temp_dir t;
     { auto st = wal_storage<>::create(t / "data", {.id = 1, .cluster_id = 7, .user = {}}); }

@@ -48,8 +48,8 @@ class encoder {
 public:
     encoder() : ar_(std::make_unique<oarchive>()) {}
 
-    // Appends the encoding of `value` to `out`. If it throws (only std::bad_alloc from the
-    // vector), `out` is left as it was.
+    // Appends the encoding of `value` to `out`. If it throws (std::bad_alloc, or whatever a
+    // type's save throws), `out` is left as it was.
     template <class T>
     void encode(const T& value, std::vector<std::byte>& out) {
         detail::check_codec_type<T>();
