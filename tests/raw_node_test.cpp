@@ -328,6 +328,30 @@ TEST_CASE("an invalid config throws std::system_error(invalid_config)", "[raw_no
 
 // --- step ---------------------------------------------------------------------------------
 
+TEST_CASE("step refuses a message for another node and a term at or above 2^63",
+          "[raw_node][step]") {
+    memory_storage st;
+    node n(cfg_for(1), st);
+    REQUIRE(n.bootstrap(voters({1, 2, 3})));
+    settle(n);
+    // A single vote request at the largest term would leave the cluster leaderless for good:
+    // every node would adopt it, and no election can go past it.
+    message vote = msg(message_type::vote, 2, 1, ~term_t{0});
+    CHECK(n.step(vote).error() == errc::malformed_message);
+    CHECK(n.step(msg(message_type::pre_vote, 2, 1, term_t{1} << 63)).error() ==
+          errc::malformed_message);
+    CHECK(n.step(msg(message_type::heartbeat, 2, 1, term_t{1} << 63)).error() ==
+          errc::malformed_message);
+    // Addressed to node 3 (or to nobody): not ours to step.
+    CHECK(n.step(msg(message_type::heartbeat, 2, 3, 5)).error() == errc::malformed_message);
+    CHECK(n.step(msg(message_type::heartbeat, 2, none, 5)).error() == errc::malformed_message);
+    CHECK(n.raft().term() == 1);
+    CHECK(n.raft().lead() == none);
+    // The largest term a peer may use is still accepted.
+    CHECK(n.step(msg(message_type::heartbeat, 2, 1, (term_t{1} << 63) - 1)));
+    CHECK(n.raft().term() == (term_t{1} << 63) - 1);
+}
+
 TEST_CASE("step refuses local messages and responses from unknown peers", "[raw_node][step]") {
     memory_storage st;
     node n(cfg_for(1), st);

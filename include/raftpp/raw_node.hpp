@@ -134,7 +134,8 @@ public:
 
     // Steps a message received from a peer. Local message types are refused
     // (errc::step_local_msg), and so are responses from nodes we do not track
-    // (errc::step_peer_not_found) and structurally broken messages (errc::malformed_message).
+    // (errc::step_peer_not_found) and structurally broken messages (errc::malformed_message),
+    // which include a message addressed to another node and a term at or above 2^63.
     result<void> step(message&& m) {
         if (is_local_message(m.type)) return errc::step_local_msg;
         // Every message a peer sends carries its term but the proposals and read requests a
@@ -146,6 +147,11 @@ public:
         // A peer message claiming to come from us (or from nobody) would make the node answer
         // itself; only the ready cycle may deliver a node's own responses.
         if (m.from == none || m.from == raft_.id()) return errc::malformed_message;
+        // A message for another node is not ours to step (a misrouted or forged frame).
+        if (m.to != raft_.id()) return errc::malformed_message;
+        // A term at or above 2^63 could only be forged, and it would stick: every node adopts
+        // it, and no election can go past the largest term.
+        if (m.term > detail::max_peer_index) return errc::malformed_message;
         if (is_response_message(m.type) && raft_.tracker().progress(m.from) == nullptr)
             return errc::step_peer_not_found;
         return raft_.step(std::move(m));
