@@ -26,7 +26,7 @@ run() {
 # consumer_project DIR: a fresh copy of the consumer project in DIR.
 consumer_project() {
   mkdir -p "$1"
-  cp "$here/meson.build" "$here/main.cpp" "$1/"
+  cp "$here/meson.build" "$here/main.cpp" "$here/wal_main.cpp" "$1/"
 }
 
 rm -rf "$work"
