@@ -9,6 +9,9 @@
 //                       WAL case's bytes per sync, computed from the record framing) then
 //                       fdatasync, into files posix_fallocate'd to 64 MiB, a new one when full.
 //                       Registered right after the WAL case it matches.
+//   BM_wal_raw_paired/entries:N/payload:P  both loops in one: one WAL sync and one raw sync
+//                       per iteration (alternating which goes first), each timed on its own,
+//                       so that the ratio compares the two under the same disk conditions.
 //   BM_wal_replay/payload:P  wal::open(dir) + read_all() of a WAL of RAFTPP_BENCH_REPLAY_MB
 //                       MiB (default 1024) of P-byte entries, built once and read from the
 //                       page cache. Destroying what was read is not timed.
@@ -17,8 +20,10 @@
 //                       through raw_node::process_ready (persist, sync when the ready must_sync,
 //                       apply, advance); a snapshot + compaction every 65536 entries.
 //
-// After the run, a table pairs each WAL case with its raw case and checks the targets: WAL
-// syncs/s >= 90 % of raw at one entry per sync, WAL MB/s >= 80 % of raw at 1024 x 1 KiB.
+// After the run, a table (on stdout) pairs each WAL case with its raw case and checks the
+// targets on the paired ratio: WAL syncs/s >= 90 % of raw at one entry per sync, WAL MB/s
+// >= 80 % of raw at 1024 x 1 KiB. Suggested run (docs/benchmarks.md): --benchmark_min_time=1
+// --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
 //
 // Files go to a mkdtemp directory under $RAFTPP_BENCH_DIR (default /tmp), removed at exit;
 // WALs are released down to their tail segment once they hold more than 4 segments, so the
@@ -80,7 +85,6 @@ const std::int64_t append_payloads[] = {16, 1024};
 // The directory everything is written to -------------------------------------------------------
 
 fs::path g_root;  // empty until main() makes it
-char g_root_c[256] = {};
 
 void remove_root() noexcept {
     if (g_root.empty()) return;
@@ -89,33 +93,52 @@ void remove_root() noexcept {
     g_root.clear();
 }
 
-// Ctrl-C must not leave gigabytes in /tmp. Not async-signal-safe (remove_all allocates), so the
-// handler is one-shot: a second signal kills the process as usual.
-extern "C" void on_signal(int sig) {
-    if (g_root_c[0] != '\0') {
-        std::error_code ec;
-        fs::remove_all(fs::path(g_root_c), ec);
+// Ctrl-C, kill -9 or a crash must not leave gigabytes behind either. A signal handler cannot
+// remove a directory tree safely (it allocates), so a helper process does it: it waits for
+// the end of a pipe that only this process holds open, which comes however this process ends,
+// then removes the directory and exits. It ignores the terminal's signals, which reach the
+// whole process group.
+void start_reaper() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;  // then only a normal exit cleans up
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return;
     }
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
+    if (pid == 0) {
+        ::close(fds[1]);
+        std::signal(SIGINT, SIG_IGN);
+        std::signal(SIGTERM, SIG_IGN);
+        std::signal(SIGHUP, SIG_IGN);
+        if (const int null = ::open("/dev/null", O_RDWR); null >= 0) {
+            for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+            if (null > 2) ::close(null);
+        }
+        for (char c;;) {
+            const ssize_t n = ::read(fds[0], &c, 1);
+            if (n > 0 || (n < 0 && errno == EINTR)) continue;
+            break;
+        }
+        std::error_code ec;
+        fs::remove_all(g_root, ec);
+        ::_exit(0);
+    }
+    ::close(fds[0]);  // fds[1] stays open, unused, until this process ends
 }
 
 void make_root() {
     const char* base = std::getenv("RAFTPP_BENCH_DIR");
     std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
                        "/raftpp-wal-bench-XXXXXX";
-    if (tmpl.size() >= sizeof g_root_c || ::mkdtemp(tmpl.data()) == nullptr) {
+    if (::mkdtemp(tmpl.data()) == nullptr) {
         std::perror("wal_bench: mkdtemp");
         std::exit(1);
     }
     g_root = tmpl;
-    std::memcpy(g_root_c, tmpl.c_str(), tmpl.size() + 1);
     std::atexit(remove_root);
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
+    start_reaper();
 }
 
 fs::path fresh_dir(const char* what) {
@@ -512,11 +535,11 @@ void BM_rawnode_wal(benchmark::State& state) {
         const auto allocs0 = raftpp_bench::allocation_count();
         const auto t0 = clock_type::now();
         for (auto _ : state) {
-            for (int j = 0; j < batch; ++j) {
-                if (!node.propose(data)) {
-                    state.SkipWithError("propose failed");
-                    break;
-                }
+            bool proposed = true;
+            for (int j = 0; j < batch && proposed; ++j) proposed = node.propose(data).has_value();
+            if (!proposed) {
+                state.SkipWithError("propose failed");
+                break;
             }
             if (!run()) break;
             proposals += static_cast<std::uint64_t>(batch);
