@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include <raftpp/buffer.hpp>
 
 using raftpp::buffer;
@@ -33,4 +35,13 @@ TEST_CASE("an uninitialized buffer is zeroed and writable before it is shared", 
     CHECK(b.view() == std::string_view("\0\0\0\0", 4));
     b.mutable_data()[1] = std::byte{'x'};
     CHECK(b.view()[1] == 'x');
+}
+
+TEST_CASE("for_overwrite allocates bytes to fill before sharing", "[buffer]") {
+    auto b = raftpp::buffer::for_overwrite(5);
+    REQUIRE(b.size() == 5);
+    std::memcpy(b.mutable_data(), "hello", 5);
+    CHECK(b == raftpp::buffer("hello"));
+    CHECK(b.use_count() == 1);
+    CHECK(raftpp::buffer::for_overwrite(0).empty());
 }

@@ -40,6 +40,15 @@ public:
         return b;
     }
 
+    // Allocates `size` bytes left uninitialized, for a reader that fills every one of them
+    // through mutable_data() before the buffer is shared (decoders of large payloads: no pass
+    // of zeros ahead of the copy).
+    static buffer for_overwrite(std::size_t size) {
+        buffer b;
+        if (size != 0) b.rep_ = rep::make(size);
+        return b;
+    }
+
     buffer(const buffer& o) noexcept : rep_(o.rep_) {
         if (rep_) rep_->refs.fetch_add(1, std::memory_order_relaxed);
     }

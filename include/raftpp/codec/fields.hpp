@@ -97,7 +97,7 @@ inline void save_buffer(oarchive& ar, const buffer& b) {
 inline void load_buffer(iarchive& ar, buffer& b) {
     const auto n = load_int<std::uint64_t>(ar);
     if (n > ar.remaining()) fail("buffer length beyond the input");
-    auto loaded = buffer::uninitialized(static_cast<std::size_t>(n));
+    auto loaded = buffer::for_overwrite(static_cast<std::size_t>(n));
     if (n != 0) ar.load_binary(loaded.mutable_data(), static_cast<std::size_t>(n));
     b = std::move(loaded);
 }

@@ -182,7 +182,7 @@ inline result<snapshot> read_snapshot_file(const std::filesystem::path& path, st
     else if (*n != meta.size()) return corrupt("the file shrank while being read");
     crc = crc32c(meta, crc);
 
-    buffer data = buffer::uninitialized(static_cast<std::size_t>(data_len));
+    buffer data = buffer::for_overwrite(static_cast<std::size_t>(data_len));
     for (std::size_t done = 0; done < data.size();) {
         const auto piece = std::span<std::byte>(data.mutable_data() + done,
                                                 std::min(snapshot_read_chunk, data.size() - done));
