@@ -1,5 +1,7 @@
-// Writes the seed corpus: fuzz/corpus/step/* (scripts in the step fuzzer's action format)
-// and fuzz/corpus/conf_change/* (encoded membership changes, well formed and not).
+// Writes the seed corpus: fuzz/corpus/step/* (scripts in the step fuzzer's action format),
+// fuzz/corpus/conf_change/* (encoded membership changes, well formed and not) and
+// fuzz/corpus/frame/* (a read-size mode byte, then a stream of frames as net/frame.hpp writes
+// them, well formed and not).
 //   scripts/fuzz --make-corpus     (builds this with clang++ and runs it on fuzz/corpus)
 // Seeds are small and each exercises one scenario, so the fuzzer starts from inputs that
 // reach deep states (elections, snapshots, joint configurations) instead of finding them.
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include <raftpp/conf_change.hpp>
+#include <raftpp/net/frame.hpp>
 #include <raftpp/testing/kv.hpp>
 #if __has_include(<raftpp/testing/sim_state_machine.hpp>)
 #include <raftpp/testing/sim_state_machine.hpp>
@@ -376,21 +379,104 @@ void conf_change_seeds(const fs::path& dir) {
 #endif
 }
 
+// frame_fuzzer's input: a mode byte (0 whole, 1 byte by byte, else pieces), then frames
+// written with max_frame 256 (its decoder's) or less, so large messages go as parts.
+void frame_seeds(const fs::path& dir) {
+    using bytes = std::vector<std::byte>;
+    auto put = [&](const std::string& name, std::uint8_t mode, const bytes& stream) {
+        std::vector<std::uint8_t> in{mode};
+        for (std::byte b : stream) in.push_back(std::to_integer<std::uint8_t>(b));
+        write(dir, name, in);
+    };
+    auto msg = [](message_type t, node_id from, node_id to, term_t term) {
+        message m;
+        m.type = t;
+        m.from = from;
+        m.to = to;
+        m.term = term;
+        return m;
+    };
+    net::frame_encoder enc(256);
+    const net::handshake hs{7, 1, 2};
+
+    bytes hello;
+    enc.encode(hs, hello);
+    put("handshake", 0, hello);
+
+    message app = msg(message_type::app, 1, 2, 3);
+    app.log_term = 2;
+    app.index = 10;
+    app.commit = 9;
+    app.entries = {entry{3, 11, entry_type::normal, buffer("put x 1")},
+                   entry{3, 12, entry_type::conf_change_v2,
+                         encode(conf_change_v2{conf_change_transition::joint_implicit,
+                                               {{conf_change_type::add_node, 4},
+                                                {conf_change_type::remove_node, 3}},
+                                               buffer("ctx")})}};
+    message resp = msg(message_type::app_resp, 2, 1, 3);
+    resp.index = 12;
+    resp.reject = true;
+    resp.reject_hint = 10;
+    message beat = msg(message_type::heartbeat, 1, 2, 3);
+    beat.commit = 12;
+    beat.context = buffer("r1");
+    bytes session = hello;
+    for (const message* m : {&app, &resp, &beat}) enc.encode(*m, session);
+    put("session", 0, session);
+    put("session_bytewise", 1, session);
+    put("session_pieces", 37, session);
+
+    bytes votes;
+    for (auto t : {message_type::pre_vote, message_type::vote, message_type::vote_resp,
+                   message_type::read_index, message_type::timeout_now, message_type::prop})
+        enc.encode(msg(t, 2, 3, 4), votes);
+    put("small_messages", 5, votes);
+
+    message snap = msg(message_type::snap, 1, 3, 5);
+    snap.snapshot = std::make_shared<const snapshot>(
+        snapshot{buffer(std::string(300, 's')), snapshot_metadata{{{1, 2, 3}, {4}, {}, {}, false},
+                                                                  40, 5}});
+    bytes parts;
+    enc.encode(snap, parts);  // a message_part frame, then the last part (468 bytes in all)
+    put("snapshot_parts", 0, parts);
+    put("snapshot_parts_pieces", 200, parts);
+    bytes tiny;
+    net::frame_encoder(net::min_max_frame).encode(app, tiny);  // parts of 64 bytes
+    put("app_min_frame_parts", 9, tiny);
+
+    // Malformed: a payload bit flipped (CRC), bad magic, a length past max_frame, a handshake
+    // between parts.
+    bytes bad = session;
+    bad[bad.size() - 3] ^= std::byte{4};
+    put("bad_crc", 0, bad);
+    bad = hello;
+    bad[0] = std::byte{'X'};
+    put("bad_magic", 0, bad);
+    bad = hello;
+    bad[11] = std::byte{1};  // length 2^24 + 25
+    put("bad_length", 0, bad);
+    bad = bytes(parts.begin(), parts.begin() + 16 + 256);
+    for (std::byte b : hello) bad.push_back(b);
+    put("bad_handshake_in_parts", 0, bad);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr,
-                     "usage: %s CORPUS_DIR  (writes CORPUS_DIR/step, CORPUS_DIR/conf_change)\n",
+                     "usage: %s CORPUS_DIR  (writes CORPUS_DIR/step, CORPUS_DIR/conf_change, "
+                     "CORPUS_DIR/frame)\n",
                      argv[0]);
         return 2;
     }
     const fs::path root = argv[1];
-    for (const char* t : {"step", "conf_change"}) {
+    for (const char* t : {"step", "conf_change", "frame"}) {
         if (fs::exists(root / t)) fs::remove_all(root / t);
     }
     step_seeds(root / "step");
     conf_change_seeds(root / "conf_change");
+    frame_seeds(root / "frame");
     std::size_t n = 0;
     for (const auto& e : fs::recursive_directory_iterator(root)) n += e.is_regular_file();
     std::printf("make_corpus: %zu seeds in %s\n", n, root.c_str());
