@@ -1,0 +1,838 @@
+// asio_transport on real sockets (127.0.0.1, kernel-chosen ports): order and integrity per
+// peer, a listener that goes away and comes back, bad input and strangers cut off while the
+// others keep going, bounded queues under a slow reader, read and write deadlines, peer table
+// changes, counters, and a clean stop. Every wait is a bounded poll of a condition (run_until);
+// the only fixed waits check that something does NOT happen within a few timeouts.
+// The seed of the random messages and of the redial jitter is printed; RAFTPP_NET_SEED
+// replays one. RAFTPP_NET_LOG=1 echoes the transports' log lines to stderr.
+#include <catch2/catch.hpp>
+
+#include <raftpp/net/asio_transport.hpp>
+#include <raftpp/net/frame.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+using namespace raftpp;
+using namespace std::chrono_literals;
+using boost::asio::ip::tcp;
+
+namespace {
+
+std::uint64_t test_seed() {
+    static const std::uint64_t seed = [] {
+        std::uint64_t s = 0;
+        if (const char* env = std::getenv("RAFTPP_NET_SEED")) s = std::strtoull(env, nullptr, 10);
+        if (s == 0)
+            s = static_cast<std::uint64_t>(
+                std::chrono::steady_clock::now().time_since_epoch().count());
+        std::cout << "asio_transport_test: RAFTPP_NET_SEED=" << s << '\n';
+        return s;
+    }();
+    return seed;
+}
+
+// Log lines of one transport, kept for the assertions on "a clear log line".
+struct log_sink {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    bool contains(std::string_view needle) {
+        std::lock_guard lock(mu);
+        for (const auto& l : lines)
+            if (l.find(needle) != std::string::npos) return true;
+        return false;
+    }
+};
+
+struct capture_logger {
+    std::shared_ptr<log_sink> sink;
+    bool enabled(log_level lv) const noexcept { return lv >= log_level::info; }
+    void write(log_level lv, std::string_view text) const {
+        static const bool echo = std::getenv("RAFTPP_NET_LOG") != nullptr;
+        if (echo) std::cerr << to_string(lv) << ' ' << text << '\n';
+        std::lock_guard lock(sink->mu);
+        sink->lines.emplace_back(text);
+    }
+};
+
+using transport_type = net::basic_asio_transport<capture_logger>;
+
+net::asio_transport_options test_options(node_id id, std::uint64_t cluster = 7) {
+    net::asio_transport_options o;
+    o.id = id;
+    o.cluster_id = cluster;
+    o.dial_timeout = 2s;
+    o.read_timeout = 2s;
+    o.write_timeout = 2s;
+    o.backoff_min = 10ms;
+    o.backoff_max = 200ms;
+    o.seed = test_seed() + id;
+    return o;
+}
+
+// One transport and everything its callbacks reported.
+struct endpoint {
+    endpoint(boost::asio::io_context& io, const net::asio_transport_options& o)
+        : log(std::make_shared<log_sink>()), t(io.get_executor(), o, capture_logger{log}) {
+        t.on_message([this](message&& m) { received.push_back(std::move(m)); });
+        t.on_unreachable([this](node_id id) { unreachable.push_back(id); });
+        t.on_snapshot_status([this](node_id id, snapshot_status s) {
+            (s == snapshot_status::finish ? snaps_finished : snaps_failed).push_back(id);
+        });
+        REQUIRE(t.start());
+    }
+    tcp::endpoint ep() const { return t.local_endpoint(); }
+    net::peer_stats stats(node_id id) const {
+        auto s = t.stats(id);
+        REQUIRE(s.has_value());
+        return *s;
+    }
+    std::vector<message> from(node_id id) const {
+        std::vector<message> out;
+        for (const auto& m : received)
+            if (m.from == id) out.push_back(m);
+        return out;
+    }
+
+    std::shared_ptr<log_sink> log;
+    transport_type t;
+    std::vector<message> received;
+    std::vector<node_id> unreachable;
+    std::vector<node_id> snaps_finished;
+    std::vector<node_id> snaps_failed;
+};
+
+// Runs the io_context until pred() holds or `limit` passes; returns pred().
+template <class Pred>
+bool run_until(boost::asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= end) return false;
+        if (io.stopped()) io.restart();
+        io.run_for(2ms);
+    }
+    return true;
+}
+
+// Runs the io_context for `d` whatever happens (to check that something does not happen).
+void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+        if (io.stopped()) io.restart();
+        io.run_for(5ms);
+    }
+}
+
+bool contains(const std::vector<node_id>& v, node_id id) {
+    return std::find(v.begin(), v.end(), id) != v.end();
+}
+
+// A message as a peer sends them, with random fields and payloads; `seq` goes in reject_hint
+// so a test can tell the order.
+message random_message(raftpp::detail::splitmix64& rng, node_id from, node_id to,
+                       std::uint64_t seq) {
+    static constexpr message_type types[] = {
+        message_type::app,       message_type::app_resp,       message_type::vote,
+        message_type::vote_resp, message_type::heartbeat,      message_type::heartbeat_resp,
+        message_type::pre_vote,  message_type::pre_vote_resp,  message_type::read_index,
+        message_type::snap,      message_type::timeout_now,    message_type::prop};
+    auto bytes = [&](std::size_t max) {
+        std::string s(rng.below(max + 1), '\0');
+        for (auto& c : s) c = static_cast<char>(rng.next());
+        return buffer(s);
+    };
+    message m;
+    m.type = types[rng.below(std::size(types))];
+    m.from = from;
+    m.to = to;
+    m.term = 1 + rng.below(1000);
+    m.log_term = rng.below(1000);
+    m.index = rng.below(1u << 30);
+    m.commit = rng.below(1u << 30);
+    m.reject = rng.below(2) == 1;
+    m.reject_hint = seq;
+    m.context = bytes(16);
+    const auto n = m.type == message_type::app || m.type == message_type::prop ? rng.below(9) : 0;
+    for (std::uint64_t i = 0; i < n; ++i)
+        m.entries.push_back({m.term, m.index + i + 1, entry_type::normal, bytes(300)});
+    if (m.type == message_type::snap) {
+        auto s = std::make_shared<snapshot>();
+        s->data = bytes(5000);
+        s->metadata.index = 1 + rng.below(1000);
+        s->metadata.term = 1 + rng.below(10);
+        s->metadata.conf_state.voters = {1, 2, 3};
+        m.snapshot = std::move(s);
+    }
+    return m;
+}
+
+std::size_t count_snaps(const std::vector<message>& ms) {
+    std::size_t n = 0;
+    for (const auto& m : ms) n += m.type == message_type::snap;
+    return n;
+}
+
+// A client socket the test drives by hand: writes whatever bytes it is given and notices
+// when the transport closes the connection.
+struct raw_client {
+    raw_client(boost::asio::io_context& io, const tcp::endpoint& ep) : socket(io) {
+        socket.connect(ep);
+        socket.set_option(tcp::no_delay(true));
+        watch();
+    }
+    void write(const std::vector<std::byte>& bytes) {
+        boost::asio::write(socket, boost::asio::buffer(bytes));
+    }
+    void watch() {
+        socket.async_read_some(boost::asio::buffer(buf), [this](auto ec, std::size_t) {
+            if (ec) closed = true;
+            else watch();
+        });
+    }
+    tcp::socket socket;
+    std::array<char, 256> buf{};
+    bool closed = false;
+};
+
+std::vector<std::byte> frames(std::initializer_list<std::variant<net::handshake, message>> items,
+                              std::size_t max_frame = net::default_max_frame) {
+    net::frame_encoder enc(max_frame);
+    std::vector<std::byte> out;
+    for (const auto& it : items) std::visit([&](const auto& v) { enc.encode(v, out); }, it);
+    return out;
+}
+
+message small_message(node_id from, node_id to, std::uint64_t seq) {
+    message m;
+    m.type = message_type::heartbeat;
+    m.from = from;
+    m.to = to;
+    m.term = 1;
+    m.reject_hint = seq;
+    return m;
+}
+
+// Connects a -> b and b -> a and waits until both connections are up and both handshakes
+// were accepted (their bytes count for the peer from then on).
+void connect_pair(boost::asio::io_context& io, endpoint& a, node_id a_id, endpoint& b,
+                  node_id b_id) {
+    REQUIRE(a.t.add_peer(b_id, b.ep()));
+    REQUIRE(b.t.add_peer(a_id, a.ep()));
+    REQUIRE(run_until(io, [&] {
+        const auto sa = a.stats(b_id), sb = b.stats(a_id);
+        return sa.connected && sb.connected && sa.bytes_received > 0 && sb.bytes_received > 0;
+    }));
+}
+
+}  // namespace
+
+TEST_CASE("asio_transport::sender satisfies the transport concept", "[net]") {
+    STATIC_REQUIRE(transport<asio_transport::sender>);
+    STATIC_REQUIRE(std::is_copy_constructible_v<asio_transport::sender>);
+    asio_transport::sender s;  // a default one drops everything
+    s.send(message{});
+}
+
+TEST_CASE("invalid options are refused at construction", "[net]") {
+    boost::asio::io_context io;
+    auto o = test_options(0);
+    CHECK_THROWS_AS(asio_transport(io.get_executor(), o), std::system_error);
+    o = test_options(1);
+    o.max_frame = 10;
+    CHECK_THROWS_AS(asio_transport(io.get_executor(), o), std::system_error);
+    o = test_options(1);
+    o.backoff_max = 1ms;
+    CHECK_THROWS_AS(asio_transport(io.get_executor(), o), std::system_error);
+}
+
+TEST_CASE("backoff doubles up to its cap, jitter only shortens, a seed replays it", "[net]") {
+    net::detail::backoff exact(100ms, 1000ms, 0.0, 1);
+    std::vector<long> got;
+    for (int i = 0; i < 6; ++i) got.push_back(static_cast<long>(exact.next().count()));
+    CHECK(got == std::vector<long>{100, 200, 400, 800, 1000, 1000});
+    exact.reset();
+    CHECK(exact.next() == 100ms);
+
+    net::detail::backoff a(100ms, 5000ms, 0.5, 42), b(100ms, 5000ms, 0.5, 42);
+    bool differs_from_base = false;
+    for (int i = 0; i < 12; ++i) {
+        const auto base = std::min<long>(5000, 100L << i);
+        const auto d = a.next();
+        CHECK(d == b.next());
+        CHECK(d.count() <= base);
+        CHECK(d.count() >= base / 2);
+        differs_from_base |= d.count() != base;
+    }
+    CHECK(differs_from_base);
+}
+
+TEST_CASE("peer_queue: bounded by count and bytes, drops while down, wakes once", "[net]") {
+    net::detail::peer_queue q(4, 2000);
+    auto msg = [](std::size_t payload) {
+        message m;
+        m.type = message_type::app;
+        m.entries.push_back({1, 1, entry_type::normal, buffer(std::string(payload, 'x'))});
+        return m;
+    };
+    // Dialing: messages wait, but nobody is woken (the connection takes them when up).
+    CHECK(q.push(msg(10)).result == net::detail::peer_queue::push_result::queued);
+    q.set_up();
+    auto first = q.push(msg(10));
+    CHECK(first.result == net::detail::peer_queue::push_result::queued);
+    CHECK(first.wake);
+    CHECK_FALSE(q.push(msg(10)).wake);  // one wake-up is pending already
+    CHECK(q.push(msg(10)).result == net::detail::peer_queue::push_result::queued);
+    CHECK(q.push(msg(10)).result == net::detail::peer_queue::push_result::dropped_full);
+    CHECK(q.stats().queued_messages == 4);
+    CHECK(q.take_signals().unreachable);  // the drop asks for a report
+
+    std::vector<message> batch;
+    REQUIRE(q.take_batch(batch));
+    CHECK(batch.size() == 4);
+    batch.clear();
+    // Bytes: one big message always fits an empty queue, a second one does not.
+    CHECK(q.push(msg(5000)).result == net::detail::peer_queue::push_result::queued);
+    CHECK(q.push(msg(10)).result == net::detail::peer_queue::push_result::dropped_full);
+    CHECK(q.stats().queued_bytes >= 5000);
+
+    message snap;
+    snap.type = message_type::snap;
+    snap.snapshot = std::make_shared<snapshot>();
+    CHECK(q.push(std::move(snap)).result == net::detail::peer_queue::push_result::dropped_full);
+    const auto discarded = q.set_down();
+    CHECK(discarded.messages == 1);
+    CHECK(q.push(msg(10)).result == net::detail::peer_queue::push_result::dropped_down);
+    const auto sig = q.take_signals();
+    CHECK(sig.unreachable);
+    CHECK(sig.snap_failures == 1);
+    const auto st = q.stats();
+    CHECK(st.dropped_full == 3);
+    CHECK(st.dropped_down == 2);
+    CHECK(st.queued_messages == 0);
+    CHECK_FALSE(q.take_batch(batch));
+}
+
+TEST_CASE("two transports: messages arrive in order and intact, both ways", "[net]") {
+    boost::asio::io_context io;
+    endpoint a(io, test_options(1)), b(io, test_options(2));
+    connect_pair(io, a, 1, b, 2);
+
+    raftpp::detail::splitmix64 rng(test_seed());
+    std::vector<message> ab, ba;
+    for (std::uint64_t i = 0; i < 2000; ++i) {
+        ab.push_back(random_message(rng, 1, 2, i));
+        ba.push_back(random_message(rng, 2, 1, i));
+        a.t.send(message(ab.back()));
+        b.t.get_sender().send(message(ba.back()));
+        if (i % 97 == 0) io.poll();  // let some writes go while the rest queue up
+    }
+    REQUIRE(run_until(io, [&] { return a.received.size() == 2000 && b.received.size() == 2000; }));
+    CHECK(b.received == ab);
+    CHECK(a.received == ba);
+
+    // Snapshots are reported finished once written; counters match on both sides.
+    REQUIRE(run_until(io, [&] { return a.snaps_finished.size() == count_snaps(ab); }));
+    CHECK(a.snaps_failed.empty());
+    const auto sa = a.stats(2), sb = b.stats(1);
+    CHECK(sa.messages_sent == 2000);
+    CHECK(sa.dropped_full + sa.dropped_down + sa.reconnects + sa.dial_failures == 0);
+    CHECK(sb.messages_received == 2000);
+    CHECK(sb.bytes_received == sa.bytes_sent);
+    CHECK(sa.bytes_received == sb.bytes_sent);
+    CHECK(sa.queued_messages == 0);
+    CHECK(a.unreachable.empty());
+}
+
+TEST_CASE("three transports: each sender's messages arrive in its order", "[net]") {
+    boost::asio::io_context io;
+    std::deque<endpoint> n;
+    for (node_id id = 1; id <= 3; ++id) n.emplace_back(io, test_options(id));
+    for (node_id i = 1; i <= 3; ++i)
+        for (node_id j = 1; j <= 3; ++j)
+            if (i != j) REQUIRE(n[i - 1].t.add_peer(j, n[j - 1].ep()));
+    REQUIRE(run_until(io, [&] {
+        for (node_id i = 1; i <= 3; ++i)
+            for (node_id j = 1; j <= 3; ++j)
+                if (i != j && !n[i - 1].stats(j).connected) return false;
+        return true;
+    }));
+
+    raftpp::detail::splitmix64 rng(test_seed() ^ 3);
+    std::vector<message> sent[4][4];
+    for (std::uint64_t k = 0; k < 600; ++k)
+        for (node_id i = 1; i <= 3; ++i)
+            for (node_id j = 1; j <= 3; ++j) {
+                if (i == j) continue;
+                sent[i][j].push_back(random_message(rng, i, j, k));
+                n[i - 1].t.send(message(sent[i][j].back()));
+            }
+    REQUIRE(run_until(io, [&] {
+        for (const auto& e : n)
+            if (e.received.size() != 1200) return false;
+        return true;
+    }));
+    for (node_id i = 1; i <= 3; ++i)
+        for (node_id j = 1; j <= 3; ++j)
+            if (i != j) CHECK(n[j - 1].from(i) == sent[i][j]);
+}
+
+TEST_CASE("a stopped listener is reported unreachable, its messages dropped and counted, and "
+          "redialled once it is back on its port", "[net]") {
+    boost::asio::io_context io;
+    endpoint a(io, test_options(1));
+    auto b = std::make_unique<endpoint>(io, test_options(2));
+    connect_pair(io, a, 1, *b, 2);
+    const tcp::endpoint b_ep = b->ep();
+
+    bool stopped = false;
+    b->t.async_stop([&] { stopped = true; });
+    REQUIRE(run_until(io, [&] { return stopped; }));
+    b.reset();
+    REQUIRE(run_until(io, [&] { return contains(a.unreachable, 2) && !a.stats(2).connected; }));
+    CHECK(a.log->contains("lost the connection to node 2"));
+
+    // While it is down: dropped at once, counted, never queued; a snapshot fails.
+    const auto before = a.stats(2);
+    raftpp::detail::splitmix64 rng(test_seed());
+    for (std::uint64_t i = 0; i < 10; ++i) a.t.send(small_message(1, 2, i));
+    message snap = random_message(rng, 1, 2, 10);
+    snap.type = message_type::snap;
+    snap.entries.clear();
+    snap.snapshot = std::make_shared<snapshot>();
+    a.t.send(std::move(snap));
+    const auto down = a.stats(2);
+    CHECK(down.dropped_down == before.dropped_down + 11);
+    CHECK(down.queued_messages == 0);
+    REQUIRE(run_until(io, [&] { return contains(a.snaps_failed, 2); }));
+    // Redialling meanwhile fails (connection refused) and is counted.
+    REQUIRE(run_until(io, [&] { return a.stats(2).dial_failures >= 2; }));
+
+    auto o = test_options(2);
+    o.listen = b_ep;
+    endpoint b2(io, o);
+    REQUIRE(run_until(io, [&] { return a.stats(2).connected; }));
+    CHECK(a.stats(2).reconnects == 1);
+    CHECK(a.log->contains("connected to node 2"));
+    for (std::uint64_t i = 100; i < 110; ++i) a.t.send(small_message(1, 2, i));
+    REQUIRE(run_until(io, [&] { return b2.received.size() == 10; }));
+    for (std::uint64_t i = 0; i < 10; ++i) CHECK(b2.received[i].reject_hint == 100 + i);
+}
+
+TEST_CASE("update_peer moves a peer to a new address", "[net]") {
+    boost::asio::io_context io;
+    endpoint a(io, test_options(1)), b(io, test_options(2)), b_new(io, test_options(2));
+    REQUIRE(a.t.add_peer(2, b.ep()));
+    REQUIRE(run_until(io, [&] { return a.stats(2).connected; }));
+    a.t.send(small_message(1, 2, 1));
+    REQUIRE(run_until(io, [&] { return b.received.size() == 1; }));
+
+    REQUIRE(a.t.update_peer(2, b_new.ep()));
+    REQUIRE(run_until(io, [&] { return b_new.received.size() == 0 && a.stats(2).connected &&
+                                       a.log->contains("moves from"); }));
+    a.t.send(small_message(1, 2, 2));
+    REQUIRE(run_until(io, [&] { return b_new.received.size() == 1; }));
+    CHECK(b.received.size() == 1);
+    CHECK_FALSE(a.t.update_peer(9, b.ep()));
+}
+
+TEST_CASE("bad input and strangers are cut off while the other peers keep going", "[net]") {
+    boost::asio::io_context io;
+    auto oa = test_options(1);
+    oa.max_frame = 4096;
+    endpoint a(io, oa), b(io, test_options(2));
+    REQUIRE(b.t.add_peer(1, a.ep()));
+    REQUIRE(run_until(io, [&] { return b.stats(1).connected; }));
+
+    std::uint64_t seq = 0;
+    auto b_keeps_going = [&] {
+        const std::size_t want = a.from(2).size() + 10;
+        for (int i = 0; i < 10; ++i) b.t.send(small_message(2, 1, seq++));
+        return run_until(io, [&] { return a.from(2).size() == want; });
+    };
+    REQUIRE(b_keeps_going());
+
+    const net::handshake ok{7, 5, 1};
+    std::vector<std::byte> bad_crc = frames({ok, small_message(5, 1, 0)});
+    bad_crc.back() ^= std::byte{1};
+    message big = small_message(5, 1, 0);
+    big.context = buffer(std::string(8000, 'x'));
+    std::vector<std::byte> garbage(64, std::byte{'g'});
+    struct {
+        std::string_view name;
+        std::vector<std::byte> bytes;
+        std::string_view logged;
+    } cases[] = {
+        {"garbage", garbage, "bad magic"},
+        {"bad CRC", bad_crc, "CRC mismatch"},
+        {"frame too long", frames({ok, big}, 1 << 20), "frame too long"},
+        {"message before the handshake", frames({small_message(5, 1, 0)}), "before the handshake"},
+        {"a second handshake", frames({ok, ok}), "a second handshake"},
+        {"wrong cluster", frames({net::handshake{99, 5, 1}}), "belongs to cluster 99"},
+        {"wrong receiver", frames({net::handshake{7, 5, 4}}), "dialled node 4, but this is node 1"},
+        {"no sender", frames({net::handshake{7, 0, 1}}), "claims to come from node 0"},
+    };
+    for (const auto& tc : cases) {
+        CAPTURE(tc.name);
+        raw_client c(io, a.ep());
+        c.write(tc.bytes);
+        REQUIRE(run_until(io, [&] { return c.closed; }));
+        CHECK(a.log->contains(tc.logged));
+        CHECK(b_keeps_going());
+    }
+    CHECK(a.from(5).empty());
+
+    // A transport of another cluster is refused (and keeps being refused as it redials).
+    endpoint stranger(io, test_options(3, 99));
+    REQUIRE(stranger.t.add_peer(1, a.ep()));
+    for (int i = 0; i < 5; ++i) stranger.t.send(small_message(3, 1, i));
+    REQUIRE(run_until(io, [&] { return stranger.stats(1).reconnects >= 2; }));
+    CHECK(a.log->contains("node 3 belongs to cluster 99, not to ours (7)"));
+    CHECK(a.from(3).empty());
+    CHECK(contains(stranger.unreachable, 1));
+    // Refused right after each handshake, it backs off instead of redialling in a loop.
+    const auto redials = stranger.stats(1).reconnects;
+    run_for(io, 1s);
+    CHECK(stranger.stats(1).reconnects - redials <= 15);
+    CHECK(b_keeps_going());
+}
+
+TEST_CASE("a message whose sender or receiver disagrees with the handshake is dropped, once "
+          "logged, and the connection stays", "[net]") {
+    boost::asio::io_context io;
+    endpoint a(io, test_options(1));
+    raw_client c(io, a.ep());
+    c.write(frames({net::handshake{7, 5, 1}, small_message(6, 1, 0), small_message(5, 2, 1),
+                    small_message(6, 1, 2), small_message(5, 1, 3)}));
+    REQUIRE(run_until(io, [&] { return a.received.size() == 1; }));
+    CHECK(a.received[0].reject_hint == 3);
+    CHECK(a.log->contains("dropping a heartbeat from 6 to 1 on the connection of node 5"));
+    std::size_t logged = 0;
+    for (const auto& l : a.log->lines) logged += l.find("dropping") != std::string::npos;
+    CHECK(logged == 1);
+    CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("a slow reader makes the sender's queue drop, not grow", "[net]") {
+    boost::asio::io_context io;
+    // A peer that accepts and never reads.
+    tcp::acceptor sink(io, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    tcp::socket sink_conn(io);
+    bool accepted = false;
+    sink.async_accept(sink_conn, [&](auto ec) { accepted = !ec; });
+
+    auto o = test_options(1);
+    o.queue_messages = 64;
+    o.queue_bytes = std::size_t{1} << 20;
+    o.write_timeout = 60s;  // this test is about the queue, not the deadline
+    endpoint a(io, o);
+    REQUIRE(a.t.add_peer(9, sink.local_endpoint()));
+    REQUIRE(run_until(io, [&] { return accepted && a.stats(9).connected; }));
+
+    message m = small_message(1, 9, 0);
+    m.type = message_type::app;
+    m.entries.push_back({1, 1, entry_type::normal, buffer(std::string(64 << 10, 'p'))});
+    constexpr std::size_t total = 3000;  // ~190 MiB offered, far beyond the socket buffers
+    std::size_t peak_messages = 0, peak_bytes = 0;
+    for (std::size_t i = 0; i < total; ++i) {
+        a.t.send(message(m));
+        if (i % 8 == 0) io.poll();
+        const auto s = a.stats(9);
+        peak_messages = std::max(peak_messages, s.queued_messages);
+        peak_bytes = std::max(peak_bytes, s.queued_bytes);
+    }
+    const auto s = a.stats(9);
+    CHECK(s.connected);
+    CHECK(s.dropped_full > 0);
+    CHECK(peak_messages <= 64);
+    CHECK(peak_bytes <= o.queue_bytes);
+    CHECK(s.messages_sent + s.dropped_full + s.queued_messages <= total);
+    CHECK(s.messages_sent < total / 4);
+    REQUIRE(run_until(io, [&] { return contains(a.unreachable, 9); }));
+}
+
+TEST_CASE("a peer that stops reading is cut off by the write deadline", "[net]") {
+    boost::asio::io_context io;
+    tcp::acceptor sink(io, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    tcp::socket sink_conn(io);
+    bool accepted = false;
+    sink.async_accept(sink_conn, [&](auto ec) { accepted = !ec; });
+
+    auto o = test_options(1);
+    o.write_timeout = 300ms;
+    endpoint a(io, o);
+    REQUIRE(a.t.add_peer(9, sink.local_endpoint()));
+    REQUIRE(run_until(io, [&] { return accepted && a.stats(9).connected; }));
+    message m = small_message(1, 9, 0);
+    m.type = message_type::app;
+    m.entries.push_back({1, 1, entry_type::normal, buffer(std::string(64 << 10, 'p'))});
+    // More than the socket buffers on both ends hold, in one batch.
+    for (int i = 0; i < 600; ++i) a.t.send(message(m));
+    REQUIRE(run_until(io, [&] { return !a.stats(9).connected; }, 5s));
+    CHECK(a.log->contains("write (the peer stopped reading)"));
+    CHECK(contains(a.unreachable, 9));
+}
+
+TEST_CASE("a peer that stalls mid-frame is cut off by the read deadline; an idle one is not",
+          "[net]") {
+    boost::asio::io_context io;
+    auto o = test_options(1);
+    o.read_timeout = 300ms;
+    endpoint a(io, o);
+
+    std::vector<std::byte> half = frames({net::handshake{7, 5, 1}, small_message(5, 1, 0)});
+    half.resize(half.size() - 10);
+    raw_client stalled(io, a.ep());
+    stalled.write(half);
+    raw_client silent(io, a.ep());  // never even sends its handshake
+    raw_client idle(io, a.ep());    // whole frames, then nothing: fine
+    idle.write(frames({net::handshake{7, 6, 1}, small_message(6, 1, 0)}));
+
+    REQUIRE(run_until(io, [&] { return stalled.closed && silent.closed; }, 5s));
+    CHECK(a.log->contains("stalled in the middle of a frame"));
+    CHECK(a.log->contains("no handshake"));
+    run_for(io, 1s);  // more than three read timeouts
+    CHECK_FALSE(idle.closed);
+    CHECK(a.from(6).size() == 1);
+    CHECK(a.from(5).empty());
+}
+
+TEST_CASE("connections beyond max_inbound are closed at once", "[net]") {
+    boost::asio::io_context io;
+    auto o = test_options(1);
+    o.max_inbound = 2;
+    endpoint a(io, o);
+    raw_client c1(io, a.ep()), c2(io, a.ep());
+    c1.write(frames({net::handshake{7, 5, 1}, small_message(5, 1, 0)}));
+    c2.write(frames({net::handshake{7, 6, 1}, small_message(6, 1, 0)}));
+    REQUIRE(run_until(io, [&] { return a.received.size() == 2; }));
+    raw_client c3(io, a.ep());
+    REQUIRE(run_until(io, [&] { return c3.closed; }));
+    CHECK(a.log->contains("are open already (max_inbound)"));
+    CHECK_FALSE(c1.closed);
+    CHECK_FALSE(c2.closed);
+    // Once one closes, there is room again.
+    c1.socket.close();
+    c1.closed = true;
+    REQUIRE(run_until(io, [&] { return a.log->contains("(node 5): closed by the peer"); }));
+    raw_client c4(io, a.ep());
+    c4.write(frames({net::handshake{7, 8, 1}, small_message(8, 1, 0)}));
+    REQUIRE(run_until(io, [&] { return a.received.size() == 3; }));
+    CHECK_FALSE(c4.closed);
+}
+
+TEST_CASE("remove_peer closes its connections and its messages go nowhere", "[net]") {
+    boost::asio::io_context io;
+    endpoint a(io, test_options(1)), b(io, test_options(2));
+    connect_pair(io, a, 1, b, 2);
+
+    REQUIRE(a.t.remove_peer(2));
+    CHECK_FALSE(a.t.stats(2).has_value());
+    CHECK_FALSE(a.t.remove_peer(2));
+    // a closed both: b's inbound from a sees the close, b's outbound to a is lost.
+    REQUIRE(run_until(io, [&] { return contains(b.unreachable, 1); }));
+    REQUIRE(run_until(io, [&] { return b.log->contains("(node 1): closed by the peer"); }));
+    a.t.send(small_message(1, 2, 0));
+    CHECK(a.t.dropped_unknown() == 1);
+
+    // b redials; a still accepts a node it does not send to (a membership change in flight).
+    REQUIRE(run_until(io, [&] { return b.stats(1).connected && b.stats(1).reconnects == 1; }));
+    b.t.send(small_message(2, 1, 7));
+    REQUIRE(run_until(io, [&] { return a.received.size() == 1; }));
+    run_for(io, 100ms);
+    CHECK(b.received.empty());
+}
+
+TEST_CASE("stop closes everything and the io_context runs out of work", "[net]") {
+    boost::asio::io_context io;
+    {
+        std::deque<endpoint> n;
+        for (node_id id = 1; id <= 3; ++id) n.emplace_back(io, test_options(id));
+        for (node_id i = 1; i <= 3; ++i)
+            for (node_id j = 1; j <= 3; ++j)
+                if (i != j) REQUIRE(n[i - 1].t.add_peer(j, n[j - 1].ep()));
+        REQUIRE(run_until(io, [&] { return n[0].stats(2).connected && n[2].stats(1).connected; }));
+        // Traffic in flight, a sender that outlives its transport, a peer never dialled.
+        raftpp::detail::splitmix64 rng(test_seed());
+        for (std::uint64_t k = 0; k < 200; ++k) n[0].t.send(random_message(rng, 1, 2, k));
+        auto survivor = n[0].t.get_sender();
+        REQUIRE(n[1].t.add_peer(4, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 1)));
+        for (auto& e : n) e.t.stop();
+        const auto dropped = n[0].stats(2).dropped_down;
+        survivor.send(small_message(1, 2, 0));
+        CHECK(n[0].stats(2).dropped_down == dropped + 1);
+        CHECK_FALSE(n[0].t.add_peer(5, n[1].ep()));
+    }  // the transports are gone; their handlers still hold what they touch
+    if (io.stopped()) io.restart();
+    const auto start = std::chrono::steady_clock::now();
+    io.run_for(10s);
+    CHECK(io.stopped());
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("a transport destroyed before its io_context ever ran leaves nothing behind", "[net]") {
+    boost::asio::io_context io;
+    {
+        endpoint a(io, test_options(1));
+        REQUIRE(a.t.add_peer(2, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 1)));
+        a.t.send(small_message(1, 2, 0));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    io.run_for(10s);
+    CHECK(io.stopped());
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+#ifdef RAFTPP_HAVE_OPENSSL
+// Mutual TLS. The certificates are made here with the openssl command line in a fresh
+// temporary directory: two CAs, nodes signed by the first, a stranger signed by the second.
+#include <raftpp/net/detail/tls_stream.hpp>
+
+#include <boost/asio/ssl.hpp>
+
+#include <filesystem>
+
+namespace {
+
+struct tls_fixture {
+    std::filesystem::path dir;
+
+    tls_fixture() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "raftpp-tls-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        dir = tmpl;
+        make_ca("ca1");
+        make_ca("ca2");
+        make_cert("node1", "ca1");
+        make_cert("node2", "ca1");
+        make_cert("stranger", "ca2");
+    }
+    ~tls_fixture() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    std::string file(const std::string& name) const { return (dir / name).string(); }
+    net::tls_files files(const std::string& node, const std::string& ca = "ca1") const {
+        return {file(node + ".crt"), file(node + ".key"), file(ca + ".crt")};
+    }
+    std::shared_ptr<boost::asio::ssl::context> context(const std::string& node,
+                                                      const std::string& ca = "ca1") const {
+        auto c = net::make_mutual_tls_context(files(node, ca));
+        REQUIRE(c);
+        return *c;
+    }
+
+private:
+    void run(const std::string& cmd) const {
+        CAPTURE(cmd);
+        REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
+    }
+    void make_ca(const std::string& name) const {
+        run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+            "-subj /CN=" + name + " -keyout " + file(name + ".key") +
+            " -out " + file(name + ".crt"));
+    }
+    void make_cert(const std::string& name, const std::string& ca) const {
+        run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" +
+            name + " -keyout " + file(name + ".key") + " -out " + file(name + ".csr"));
+        run("openssl x509 -req -days 1 -in " + file(name + ".csr") + " -CA " + file(ca + ".crt") +
+            " -CAkey " + file(ca + ".key") + " -CAcreateserial -out " + file(name + ".crt"));
+    }
+};
+
+using tls_transport_type = net::basic_tls_asio_transport<capture_logger>;
+
+struct tls_endpoint {
+    tls_endpoint(boost::asio::io_context& io, const net::asio_transport_options& o,
+                 std::shared_ptr<boost::asio::ssl::context> ctx)
+        : log(std::make_shared<log_sink>()),
+          t(io.get_executor(), o, net::tls_context(std::move(ctx)), capture_logger{log}) {
+        t.on_message([this](message&& m) { received.push_back(std::move(m)); });
+        REQUIRE(t.start());
+    }
+    std::shared_ptr<log_sink> log;
+    tls_transport_type t;
+    std::vector<message> received;
+};
+
+}  // namespace
+
+TEST_CASE("TLS: two nodes of one CA exchange messages in order", "[net][tls]") {
+    tls_fixture certs;
+    boost::asio::io_context io;
+    tls_endpoint a(io, test_options(1), certs.context("node1")),
+        b(io, test_options(2), certs.context("node2"));
+    REQUIRE(a.t.add_peer(2, b.t.local_endpoint()));
+    REQUIRE(b.t.add_peer(1, a.t.local_endpoint()));
+    raftpp::detail::splitmix64 rng(test_seed());
+    std::vector<message> ab, ba;
+    for (std::uint64_t i = 0; i < 300; ++i) {
+        ab.push_back(random_message(rng, 1, 2, i));
+        ba.push_back(random_message(rng, 2, 1, i));
+        a.t.send(message(ab.back()));
+        b.t.send(message(ba.back()));
+    }
+    REQUIRE(run_until(io, [&] { return a.received.size() == 300 && b.received.size() == 300; }));
+    CHECK(b.received == ab);
+    CHECK(a.received == ba);
+}
+
+TEST_CASE("TLS: a peer with a certificate from another CA, with none, or without TLS is "
+          "refused", "[net][tls]") {
+    tls_fixture certs;
+    boost::asio::io_context io;
+    tls_endpoint a(io, test_options(1), certs.context("node1"));
+
+    // Another CA: its certificate does not verify (and ours does not for it).
+    tls_endpoint stranger(io, test_options(3), certs.context("stranger", "ca2"));
+    REQUIRE(stranger.t.add_peer(1, a.t.local_endpoint()));
+    stranger.t.send(small_message(3, 1, 0));
+    REQUIRE(run_until(io, [&] { return stranger.t.stats(1)->dial_failures >= 2; }));
+    CHECK(a.log->contains("stream handshake failed"));
+
+    // No certificate at all: a client that trusts the right CA but presents nothing.
+    boost::asio::ssl::context bare(boost::asio::ssl::context::tls);
+    bare.load_verify_file(certs.file("ca1.crt"));
+    bare.set_verify_mode(boost::asio::ssl::verify_peer);
+    net::tls_stream anonymous(io, bare);
+    anonymous.next_layer().connect(a.t.local_endpoint());
+    bool handshake_done = false, refused = false;
+    anonymous.async_handshake(net::tls_stream::client, [&](auto ec) {
+        handshake_done = true;
+        if (ec) refused = true;
+    });
+    std::array<char, 16> buf{};
+    // TLS 1.3 completes the client's handshake before the server has checked the client's
+    // certificate; the refusal then arrives as the connection closing.
+    REQUIRE(run_until(io, [&] { return handshake_done; }));
+    if (!refused) {
+        bool closed = false;
+        anonymous.async_read_some(boost::asio::buffer(buf), [&](auto ec, std::size_t) {
+            closed = static_cast<bool>(ec);
+        });
+        REQUIRE(run_until(io, [&] { return closed; }));
+    }
+
+    // Plain TCP speaking our frames to a TLS listener.
+    raw_client plain(io, a.t.local_endpoint());
+    plain.write(frames({net::handshake{7, 5, 1}, small_message(5, 1, 0)}));
+    REQUIRE(run_until(io, [&] { return plain.closed; }));
+
+    CHECK(a.received.empty());
+}
+#endif  // RAFTPP_HAVE_OPENSSL
