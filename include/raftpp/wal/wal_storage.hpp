@@ -180,21 +180,22 @@ template <logger Logger>
 wal_storage<Logger> wal_storage<Logger>::open(const std::filesystem::path& dir,
                                               wal_identity expect, wal_storage_options opts,
                                               Logger logger) {
-    namespace fs = std::filesystem;
     wal::snapshotter<Logger> snaps(dir / "snap", logger);
-    // Newest first; a snapshot whose file is damaged, or that the WAL has no marker for (a
-    // crash between writing the file and the marker), gives way to the next older one.
-    std::optional<raftpp::snapshot> snap;
-    for (const auto& [term, index] : snaps.list()) {
-        auto s = snaps.load(snaps.dir() / wal::detail::snapshot_file_name(term, index));
-        if (!s) {
-            RAFTPP_LOG(logger, log_level::warning, "wal_storage: skipping snapshot ",
-                       wal::detail::snapshot_file_name(term, index), ": ", s.error().message());
-            continue;
+    // The newest snapshot below `limit` whose file checks out. A damaged file, or one the WAL
+    // has no marker for (a crash between writing the file and the marker), gives way to the
+    // next older one.
+    auto newest_below = [&](index_t limit) -> std::optional<raftpp::snapshot> {
+        for (const auto& [term, index] : snaps.list()) {
+            if (index >= limit) continue;
+            const auto name = wal::detail::snapshot_file_name(term, index);
+            auto s = snaps.load(snaps.dir() / name);
+            if (s) return std::move(*s);
+            RAFTPP_LOG(logger, log_level::warning, "wal_storage: skipping snapshot ", name, ": ",
+                       s.error().message());
         }
-        snap = std::move(*s);
-        break;
-    }
+        return std::nullopt;
+    };
+    std::optional<raftpp::snapshot> snap = newest_below(no_limit);
     for (;;) {
         const snapshot_metadata at = snap ? snap->metadata : snapshot_metadata{};
         try {
@@ -225,16 +226,7 @@ wal_storage<Logger> wal_storage<Logger>::open(const std::filesystem::path& dir,
                 throw;
             RAFTPP_LOG(logger, log_level::warning, "wal_storage: the WAL cannot start from ",
                        "snapshot ", at.index, " (", e.what(), "); trying an older one");
-            const index_t bad = at.index;
-            snap.reset();
-            for (const auto& [term, index] : snaps.list()) {
-                if (index >= bad) continue;
-                auto s = snaps.load(snaps.dir() / wal::detail::snapshot_file_name(term, index));
-                if (s) {
-                    snap = std::move(*s);
-                    break;
-                }
-            }
+            snap = newest_below(at.index);
         }
     }
 }
