@@ -36,6 +36,14 @@ enum class errc {
     wal_locked,
     snapshot_not_found,
     metadata_mismatch,
+    // The running node (node.hpp): why a pending operation completed without success
+    stopped,
+    timed_out,
+    not_leader,
+    too_many_requests,
+    member_removed,
+    leader_transfer_failed,
+    unknown_member,
 };
 
 namespace detail {
@@ -62,6 +70,13 @@ public:
         case errc::wal_locked: return "the WAL is locked by another process";
         case errc::snapshot_not_found: return "snapshot not found in the WAL";
         case errc::metadata_mismatch: return "WAL metadata does not match";
+        case errc::stopped: return "the node is stopped";
+        case errc::timed_out: return "the request timed out";
+        case errc::not_leader: return "this node is not the leader";
+        case errc::too_many_requests: return "too many requests pending";
+        case errc::member_removed: return "this member was removed from the cluster";
+        case errc::leader_transfer_failed: return "leadership transfer failed";
+        case errc::unknown_member: return "no such member in the cluster";
         }
         return "unknown raftpp error";
     }

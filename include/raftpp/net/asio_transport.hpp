@@ -116,6 +116,11 @@ public:
 
     // Listens on options().listen; the socket's error when it cannot bind or listen.
     result<void> start() { return engine_->listen(); }
+    // Listens on a socket the caller bound and put in the listening state (so its port is
+    // known before the transport, which needs the member id, is built).
+    result<void> start(boost::asio::ip::tcp::acceptor&& listening) {
+        return engine_->listen(std::move(listening));
+    }
     // Where start() listens (the kernel's port when options().listen had port 0).
     endpoint_type local_endpoint() const { return engine_->local_endpoint(); }
 

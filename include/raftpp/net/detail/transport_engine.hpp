@@ -105,6 +105,21 @@ public:
         return {};
     }
 
+    // Takes over a socket that is already listening (bound by the caller, e.g. to port 0
+    // before the member ids that name its address were derived).
+    result<void> listen(tcp::acceptor&& listening) {
+        error_code ec;
+        const auto ep = listening.local_endpoint(ec);
+        if (ec) return std::error_code(ec);
+        auto fd = listening.release(ec);
+        if (!ec) acceptor_.assign(ep.protocol(), fd, ec);
+        if (ec) return std::error_code(ec);
+        local_ = ep;
+        boost::asio::post(strand_, std::bind_front(&transport_engine::do_accept,
+                                                   this->shared_from_this()));
+        return {};
+    }
+
     void send(message&& m) {
         std::lock_guard lock(table_mu_);
         auto it = peers_.find(m.to);

@@ -1,0 +1,636 @@
+// The body of raftpp::node: everything runs on one strand, fed by a locked inbox (messages
+// from the transport, proposals and reads from any thread) that is drained whole, so the
+// proposals that arrive while a cycle persists go into the next cycle together.
+//
+// A cycle: ready → persist (synced when it must be) → restore a snapshot → note read states →
+// apply committed entries → advance (sends) → complete reads → maybe snapshot. The order is
+// the durability contract's: nothing leaves before what it vouches for is on disk.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <raftpp/cluster_members.hpp>
+#include <raftpp/conf_change.hpp>
+#include <raftpp/error.hpp>
+#include <raftpp/logger.hpp>
+#include <raftpp/node/detail/envelope.hpp>
+#include <raftpp/node/detail/node_requests.hpp>
+#include <raftpp/node/member_boot.hpp>
+#include <raftpp/node/options.hpp>
+#include <raftpp/raw_node.hpp>
+#include <raftpp/state_machine.hpp>
+
+namespace raftpp::detail {
+
+template <class SM, class Storage, class Transport, class Logger>
+class node_impl : public std::enable_shared_from_this<node_impl<SM, Storage, Transport, Logger>>,
+                  public node_requests<apply_result_t<SM>> {
+    using requests = node_requests<apply_result_t<SM>>;
+    using R = apply_result_t<SM>;
+    using sender = typename Transport::sender;
+    using raw_type = raw_node<Storage, sender, Logger>;
+    using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+    using clock = std::chrono::steady_clock;
+
+public:
+    using typename requests::propose_handler;
+    using typename requests::read_handler;
+    using typename requests::members_handler;
+    using typename requests::done_handler;
+    using typename requests::stop_handler;
+
+    node_impl(const boost::asio::any_io_executor& ex, member_boot<Storage>&& boot,
+              Transport&& transport, SM& sm, const node_options& opts, Logger logger)
+        : requests(ex, boot.id), strand_(boost::asio::make_strand(ex)), opts_(opts),
+          logger_(std::move(logger)), id_(boot.id), cluster_id_(boot.cluster_id),
+          transport_(std::move(transport)), sm_(sm), members_(std::move(boot.members)),
+          ticker_(strand_) {
+        if (id_ == none) throw std::system_error(make_error_code(errc::invalid_config),
+                                                 "raftpp::node: the member id is none");
+        std::uint64_t seed = opts.seed;
+        if (seed == 0) seed = (std::uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
+        // Requests are numbered from a random point, so a restarted member never takes an entry
+        // of an earlier run for one of its own.
+        this->next_seq_ = seed & ~(std::uint64_t{0xffff} << 48);
+        storage_.emplace(std::move(boot.storage));
+        config cfg = opts.raft;
+        cfg.id = id_;
+        cfg.async_storage_writes = false;
+        auto snap = storage_->snapshot();
+        if (!snap) throw std::system_error(snap.error(), "raftpp::node: cannot read the snapshot");
+        if (snap->metadata.index > 0) {
+            if (auto r = restore_from(*snap); !r)
+                throw std::system_error(r.error(), "raftpp::node: cannot restore the snapshot at " +
+                                                       std::to_string(snap->metadata.index));
+            cfg.applied = snap->metadata.index;
+        }
+        raw_.emplace(cfg, *storage_, transport_.get_sender(), logger_);
+        if (!boot.bootstrap.empty())
+            if (auto r = raw_->bootstrap(boot.bootstrap); !r)
+                throw std::system_error(r.error(), "raftpp::node: cannot bootstrap (the storage "
+                                                   "already holds a log: restart instead)");
+        publish_status();
+    }
+
+    // --- any thread ----------------------------------------------------------------------
+
+    template <class... Listen>
+    result<void> start(Listen&&... listen) {
+        std::weak_ptr<node_impl> w = this->weak_from_this();
+        transport_.on_message([w](message&& m) {
+            if (auto s = w.lock()) s->enqueue_message(std::move(m));
+        });
+        transport_.on_unreachable([w](node_id peer) {
+            if (auto s = w.lock())
+                boost::asio::post(s->strand_, [s, peer] {
+                    if (s->running()) s->raw_->report_unreachable(peer);
+                });
+        });
+        transport_.on_snapshot_status([w](node_id peer, snapshot_status st) {
+            if (auto s = w.lock())
+                boost::asio::post(s->strand_, [s, peer, st] {
+                    if (!s->running()) return;
+                    s->raw_->report_snapshot(peer, st);
+                    s->run_cycles();
+                });
+        });
+        if (auto r = transport_.start(std::forward<Listen>(listen)...); !r) return r;
+        boost::asio::post(strand_, [s = this->shared_from_this()] { s->do_start(); });
+        return {};
+    }
+
+    void submit_proposal(buffer data, propose_handler h) {
+        std::lock_guard lock(inbox_mu_);
+        inbox_.proposals.push_back({std::move(data), std::move(h)});
+        wake_locked();
+    }
+    void submit_read(read_handler h) {
+        std::lock_guard lock(inbox_mu_);
+        inbox_.reads.push_back(std::move(h));
+        wake_locked();
+    }
+    void submit_conf_change(member_change ch, members_handler h) {
+        boost::asio::post(strand_, [s = this->shared_from_this(), ch = std::move(ch),
+                                    h = std::move(h)]() mutable {
+            s->do_conf_change(std::move(ch), std::move(h));
+        });
+    }
+    void submit_transfer(node_id target, done_handler h) {
+        boost::asio::post(strand_, [s = this->shared_from_this(), target,
+                                    h = std::move(h)]() mutable {
+            s->do_transfer(target, std::move(h));
+        });
+    }
+    void campaign() {
+        boost::asio::post(strand_, [s = this->shared_from_this()] {
+            if (!s->running()) return;
+            (void)s->raw_->campaign();
+            s->run_cycles();
+        });
+    }
+    void stop(stop_handler h = {}) {
+        boost::asio::post(strand_, [s = this->shared_from_this(), h = std::move(h)]() mutable {
+            s->do_stop(errc::stopped, std::move(h));
+        });
+    }
+
+    node_status status() const {
+        std::lock_guard lock(status_mu_);
+        return status_;
+    }
+    cluster_members members() const {
+        std::lock_guard lock(status_mu_);
+        return published_members_;
+    }
+    const strand_type& strand() const noexcept { return strand_; }
+    node_id id() const noexcept { return id_; }
+    std::uint64_t cluster_id() const noexcept { return cluster_id_; }
+    // The node's strand only (or before start).
+    Storage& storage() { return *storage_; }
+    raw_type& raw() { return *raw_; }
+
+private:
+    enum class state { created, running, stopped };
+    struct inbox_type {
+        std::vector<message> messages;
+        std::vector<typename requests::proposal_request> proposals;
+        std::vector<read_handler> reads;
+    };
+
+    bool running() const noexcept { return state_ == state::running; }
+
+    // inbox_mu_ held: one drain per burst.
+    void wake_locked() {
+        if (drain_posted_) return;
+        drain_posted_ = true;
+        boost::asio::post(strand_, [s = this->shared_from_this()] { s->drain(); });
+    }
+    void enqueue_message(message&& m) {
+        std::lock_guard lock(inbox_mu_);
+        inbox_.messages.push_back(std::move(m));
+        wake_locked();
+    }
+
+    // --- the strand ----------------------------------------------------------------------
+
+    void do_start() {
+        if (state_ != state::created) return;
+        state_ = state::running;
+        for (const member& m : members_.members()) dial(m);
+        arm_ticker();
+        {
+            std::lock_guard lock(inbox_mu_);
+            drain_posted_ = false;
+            wake_locked();  // whatever was submitted before start
+        }
+        run_cycles();
+    }
+
+    void drain() {
+        {
+            std::lock_guard lock(inbox_mu_);
+            drain_posted_ = false;
+            if (state_ == state::created) return;  // do_start drains it
+            std::swap(inbox_, taken_);
+        }
+        if (!running()) {
+            fail_taken(stop_reason_);
+            return;
+        }
+        for (auto& m : taken_.messages) (void)raw_->step(std::move(m));  // stale ones fail
+        taken_.messages.clear();
+        for (auto& p : taken_.proposals) propose(std::move(p));
+        taken_.proposals.clear();
+        if (!taken_.reads.empty()) {
+            this->add_read_batch(std::move(taken_.reads), *raw_, deadline(),
+                                 clock::now() + opts_.read_retry);
+            taken_.reads.clear();
+        }
+        run_cycles();
+    }
+
+    void fail_taken(std::error_code ec) {
+        taken_.messages.clear();
+        for (auto& p : taken_.proposals) this->complete_proposal_error(std::move(p.handler), ec);
+        taken_.proposals.clear();
+        for (auto& h : taken_.reads) this->complete(std::move(h), ec, index_t{0});
+        taken_.reads.clear();
+    }
+
+    clock::time_point deadline() const { return clock::now() + opts_.request_timeout; }
+
+    void propose(typename requests::proposal_request&& p) {
+        if (this->live_proposals() >= opts_.max_pending_proposals)
+            return this->complete_proposal_error(std::move(p.handler), errc::too_many_requests);
+        const bool leader = raw_->raft().role() == role::leader;
+        if (!leader && !opts_.forward_proposals)
+            return this->complete_proposal_error(std::move(p.handler), errc::not_leader);
+        const std::uint64_t seq = this->next_seq_;
+        if (auto r = raw_->propose(wrap_request(request_tag_proposal, id_, seq, p.data.bytes())); !r)
+            return this->complete_proposal_error(std::move(p.handler), r.error());
+        ++this->next_seq_;
+        const index_t at = leader ? raw_->raft().log().last_index() : 0;
+        this->add_proposal(seq, std::move(p.handler), deadline(), at);
+    }
+
+    void do_conf_change(member_change ch, members_handler h) {
+        if (!running()) return this->complete(std::move(h), stop_reason_, cluster_members{});
+        conf_change cc;
+        cc.node = ch.m.id;
+        const member* known = members_.find(ch.m.id);
+        std::error_code bad;
+        switch (ch.type) {
+        case member_change_type::add_voter:
+        case member_change_type::add_learner:
+            cc.type = ch.type == member_change_type::add_voter ? conf_change_type::add_node
+                                                              : conf_change_type::add_learner_node;
+            if (ch.m.id == none || ch.m.peer_urls.empty() || known != nullptr)
+                bad = make_error_code(errc::invalid_argument);
+            ch.m.is_learner = ch.type == member_change_type::add_learner;
+            break;
+        case member_change_type::promote:
+            cc.type = conf_change_type::add_node;
+            if (known == nullptr) bad = make_error_code(errc::unknown_member);
+            else if (!known->is_learner) bad = make_error_code(errc::invalid_argument);
+            else ch.m = *known, ch.m.is_learner = false;
+            break;
+        case member_change_type::remove:
+            cc.type = conf_change_type::remove_node;
+            if (known == nullptr) bad = make_error_code(errc::unknown_member);
+            else ch.m = *known;
+            break;
+        }
+        if (bad) return this->complete(std::move(h), bad, cluster_members{});
+        const std::uint64_t seq = this->next_conf_seq_++;
+        const buffer m = cluster_members::encode_member(ch.m);
+        cc.context = wrap_request(request_tag_conf_change, id_, seq, m.bytes());
+        if (auto r = raw_->propose_conf_change(cc); !r)
+            return this->complete(std::move(h), r.error(), cluster_members{});
+        const index_t at =
+            raw_->raft().role() == role::leader ? raw_->raft().log().last_index() : 0;
+        this->add_conf_op(seq, std::move(h), deadline(), at);
+        run_cycles();
+    }
+
+    void do_transfer(node_id target, done_handler h) {
+        if (!running()) return this->complete(std::move(h), stop_reason_);
+        if (members_.find(target) == nullptr || target == none)
+            return this->complete(std::move(h), make_error_code(errc::unknown_member));
+        if (raw_->raft().lead() == target) return this->complete(std::move(h), std::error_code{});
+        raw_->transfer_leader(target);
+        this->add_transfer(target, std::move(h), deadline());
+        run_cycles();
+    }
+
+    void arm_ticker() {
+        ticker_.expires_after(opts_.tick_interval);
+        ticker_.async_wait([s = this->shared_from_this()](boost::system::error_code ec) {
+            if (!ec) s->on_tick();
+        });
+    }
+
+    void on_tick() {
+        if (!running()) return;
+        raw_->tick();
+        ++ticks_;
+        retire_peers();
+        const auto now = clock::now();
+        this->expire(now);
+        this->retry_reads(*raw_, now, opts_.read_retry);
+        if (removed_ && ++ticks_since_removed_ > 2 * opts_.raft.election_tick) {
+            do_stop(errc::member_removed, {});
+            return;
+        }
+        run_cycles();
+        arm_ticker();
+    }
+
+    void run_cycles() {
+        while (running() && raw_->has_ready()) {
+            auto& rd = raw_->ready();
+            if (rd.soft_state) this->on_leader(rd.soft_state->lead);
+            const bool synced = rd.must_sync;
+            const std::size_t n = rd.entries.size();
+            if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready");
+            ++counters_.cycles;
+            counters_.syncs += synced ? 1 : 0;
+            counters_.entries_persisted += n;
+            if (!is_empty(rd.snapshot)) {
+                if (auto r = restore_from(rd.snapshot); !r)
+                    return fail(r.error(), "restoring the snapshot the leader sent");
+                this->forget_below(rd.snapshot.metadata.index);
+            }
+            for (const auto& rs : rd.read_states) this->on_read_state(rs);
+            for (const auto& e : rd.committed_entries) apply(e);
+            raw_->advance();
+            this->complete_reads(raw_->raft().log().applied());
+            if (auto r = maybe_snapshot(); !r) return fail(r.error(), "taking a snapshot");
+        }
+        publish_status();
+    }
+
+    void apply(const entry& e) {
+        if (e.type == entry_type::normal) return apply_normal(e);
+        auto cc = decode_conf_change_entry(e);
+        if (!cc) {
+            RAFTPP_LOG(logger_, log_level::error, "node ", id_, ": undecodable conf change at ",
+                       e.index, ": ", cc.error().message());
+            return;
+        }
+        for (const auto& ch : cc->changes)
+            if (ch.type == conf_change_type::remove_node) tell_removed(ch.node, e.index);
+        auto cs = raw_->apply_conf_change(*cc);
+        const auto req = unwrap_request(request_tag_conf_change, cc->context.bytes());
+        const auto info = cluster_members::decode_member(req ? req->payload : cc->context.bytes());
+        if (cs) {
+            for (const auto& ch : cc->changes) change_member(ch.type, ch.node, info);
+        } else {
+            RAFTPP_LOG(logger_, log_level::warning, "node ", id_, ": conf change at ", e.index,
+                       " refused: ", cs.error().message());
+        }
+        own_request mine;
+        if (req && req->proposer == id_) mine = {true, req->seq};
+        this->on_conf_applied(e.index, mine,
+                              cs ? std::error_code{} : cs.error(), members_);
+    }
+
+    void apply_normal(const entry& e) {
+        const auto req = unwrap_request(request_tag_proposal, e.data.bytes());
+        if (!req) {
+            // The leader's empty entry of a new term, or data this node did not frame.
+            if (!e.data.empty()) (void)sm_.apply(e);
+            this->on_applied(e.index, own_request{});
+            return;
+        }
+        entry user{e.term, e.index, entry_type::normal, buffer(req->payload)};
+        own_request mine;
+        if (req->proposer == id_) mine = {true, req->seq};
+        if constexpr (std::is_void_v<R>) {
+            sm_.apply(user);
+            this->on_applied(e.index, mine);
+        } else {
+            this->on_applied(e.index, mine, sm_.apply(user));
+        }
+    }
+
+    void change_member(conf_change_type t, node_id id, const result<member>& info) {
+        switch (t) {
+        case conf_change_type::add_node:
+        case conf_change_type::add_learner_node: {
+            member m;
+            if (info && info->id == id) m = *info;
+            else if (const member* k = members_.find(id)) m = *k;
+            m.id = id;
+            m.is_learner = t == conf_change_type::add_learner_node;
+            if (!members_.update(m)) members_.add(m);
+            dial(m);
+            break;
+        }
+        case conf_change_type::remove_node:
+            members_.remove(id);
+            if (id == id_) {
+                if (!removed_)
+                    RAFTPP_LOG(logger_, log_level::warning, "node ", id_,
+                               ": removed from the cluster; stopping");
+                removed_ = true;
+                this->fail_all(make_error_code(errc::member_removed));
+            } else {
+                // Not at once: the last heartbeat (tell_removed) is still queued for it.
+                retiring_.push_back({id, ticks_ + 2 * opts_.raft.election_tick});
+            }
+            break;
+        case conf_change_type::update_node:
+            if (info && info->id == id) {
+                members_.update(*info);
+                dial(*info);
+            }
+            break;
+        }
+    }
+
+    // Removed members leave the transport's peer table once their grace has passed, unless
+    // they were added back meanwhile.
+    void retire_peers() {
+        std::erase_if(retiring_, [&](const std::pair<node_id, std::uint64_t>& r) {
+            if (r.second > ticks_) return false;
+            if (members_.find(r.first) == nullptr && dialed_.erase(r.first) != 0)
+                (void)transport_.remove_peer(r.first);
+            return true;
+        });
+    }
+
+    // Once the leader drops a member's progress it sends that member nothing more, so the
+    // member would never learn that its removal committed (etcd's transport answers a removed
+    // member's requests with 410 Gone for this). The leader tells it with a last heartbeat
+    // carrying the removal's index as commit, when the member holds that entry.
+    void tell_removed(node_id who, index_t at) {
+        const auto& r = raw_->raft();
+        if (who == id_ || r.role() != role::leader) return;
+        const auto* pr = r.tracker().progress(who);
+        if (pr == nullptr || pr->match < at) return;
+        message m;
+        m.type = message_type::heartbeat;
+        m.from = id_;
+        m.to = who;
+        m.term = r.term();
+        m.commit = at;
+        raw_->transport().send(std::move(m));
+    }
+
+    // Adds the member to the transport's peer table, or moves it to its new address.
+    void dial(const member& m) {
+        if (m.id == id_ || m.peer_urls.empty()) return;
+        typename Transport::endpoint_type ep;
+        try {
+            const peer_address a = parse_peer_url(m.peer_urls.front());
+            boost::system::error_code ec;
+            auto addr = boost::asio::ip::make_address(a.host == "localhost" ? "127.0.0.1" : a.host, ec);
+            if (ec) throw std::system_error(make_error_code(errc::invalid_config), a.host);
+            ep = {addr, a.port};
+        } catch (const std::system_error& e) {
+            RAFTPP_LOG(logger_, log_level::error, "node ", id_, ": cannot dial member ", m.id,
+                       ": ", e.what());
+            return;
+        }
+        auto it = dialed_.find(m.id);
+        if (it == dialed_.end()) {
+            if (transport_.add_peer(m.id, ep)) dialed_.emplace(m.id, ep);
+        } else if (it->second != ep) {
+            if (transport_.update_peer(m.id, ep)) it->second = ep;
+        }
+    }
+
+    // The member table and the state machine from a snapshot this node wrote (on this member
+    // or on the leader that sent it).
+    result<void> restore_from(const snapshot& snap) {
+        auto v = unwrap_snapshot(snap.data.bytes());
+        if (!v) return v.error();
+        if (auto r = restore_state(sm_, v->user); !r) return r;
+        members_ = std::move(v->members);
+        if (state_ == state::running) {
+            for (auto it = dialed_.begin(); it != dialed_.end();) {
+                if (members_.find(it->first) == nullptr) {
+                    (void)transport_.remove_peer(it->first);
+                    it = dialed_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            for (const member& m : members_.members()) dial(m);
+        }
+        snap_index_ = snap.metadata.index;
+        ++counters_.snapshots_restored;
+        return {};
+    }
+
+    result<void> maybe_snapshot() {
+        if (opts_.snapshot_count == 0) return {};
+        const index_t applied = raw_->raft().log().applied();
+        if (applied < snap_index_ + opts_.snapshot_count) return {};
+        const buffer user = sm_.snapshot();
+        const conf_state cs = raw_->raft().tracker().conf_state();
+        auto s = storage_->create_snapshot(applied, &cs, wrap_snapshot(members_, user.bytes()));
+        if (!s) return s.error();
+        snap_index_ = applied;
+        ++counters_.snapshots_taken;
+        if (applied > opts_.snapshot_catchup_entries) {
+            const index_t to = applied - opts_.snapshot_catchup_entries;
+            auto first = storage_->first_index();
+            if (first && to > *first)
+                if (auto r = storage_->compact(to); !r) return r;
+        }
+        RAFTPP_LOG(logger_, log_level::info, "node ", id_, ": snapshot at ", applied);
+        return {};
+    }
+
+    void fail(std::error_code ec, const char* what) {
+        RAFTPP_LOG(logger_, log_level::error, "node ", id_, ": stopping after a failure ", what,
+                   ": ", ec.message());
+        failure_ = ec;
+        do_stop(ec, {});
+    }
+
+    void do_stop(std::error_code why, stop_handler h) {
+        if (state_ != state::stopped) {
+            state_ = state::stopped;
+            stop_reason_ = why;
+            ticker_.cancel();
+            if (raw_ && !failure_) {
+                if constexpr (has_sync<Storage>)
+                    if (auto r = storage_->sync(); !r)
+                        RAFTPP_LOG(logger_, log_level::error, "node ", id_,
+                                   ": final sync failed: ", r.error().message());
+            }
+            this->fail_all(why);
+            {
+                std::lock_guard lock(inbox_mu_);
+                std::swap(inbox_, taken_);
+            }
+            fail_taken(why);
+            publish_status();
+            // The storage is closed here (a WAL releases its lock), not when the last handler
+            // lets go of this object.
+            raw_.reset();
+            storage_.reset();
+        }
+        if (h) {
+            transport_.async_stop([ex = this->executor(), h = std::move(h)]() mutable {
+                boost::asio::post(ex, std::move(h));
+            });
+        } else {
+            transport_.stop();
+        }
+    }
+
+    void publish_status() {
+        std::lock_guard lock(status_mu_);
+        node_status& s = status_;
+        s.id = id_;
+        s.cluster_id = cluster_id_;
+        s.started = state_ != state::created;
+        s.stopped = state_ == state::stopped;
+        s.removed = removed_;
+        s.failure = failure_;
+        if (raw_) {
+            const auto& r = raw_->raft();
+            s.role = r.role();
+            s.leader = r.lead();
+            s.term = r.term();
+            s.commit = r.log().committed();
+            s.applied = r.log().applied();
+        }
+        s.snapshot_index = snap_index_;
+        s.members = members_.size();
+        const member* self = members_.find(id_);
+        s.learner = self != nullptr && self->is_learner;
+        s.cycles = counters_.cycles;
+        s.syncs = counters_.syncs;
+        s.entries_persisted = counters_.entries_persisted;
+        s.snapshots_taken = counters_.snapshots_taken;
+        s.snapshots_restored = counters_.snapshots_restored;
+        s.proposals_applied = this->counters().proposals_applied;
+        s.proposals_failed = this->counters().proposals_failed;
+        s.reads_completed = this->counters().reads_completed;
+        if (published_members_ != members_) published_members_ = members_;
+    }
+
+    struct cycle_counters {
+        std::uint64_t cycles = 0, syncs = 0, entries_persisted = 0;
+        std::uint64_t snapshots_taken = 0, snapshots_restored = 0;
+    };
+
+    strand_type strand_;
+    node_options opts_;
+    Logger logger_;
+    node_id id_;
+    std::uint64_t cluster_id_;
+    Transport transport_;
+    SM& sm_;
+    cluster_members members_;
+    std::optional<Storage> storage_;
+    std::optional<raw_type> raw_;
+    boost::asio::steady_timer ticker_;
+    state state_ = state::created;
+    std::error_code stop_reason_ = make_error_code(errc::stopped);
+    std::error_code failure_;
+    bool removed_ = false;
+    int ticks_since_removed_ = 0;
+    std::uint64_t ticks_ = 0;
+    std::vector<std::pair<node_id, std::uint64_t>> retiring_;  // (member, tick to drop it)
+    index_t snap_index_ = 0;
+    cycle_counters counters_;
+    std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;
+
+    std::mutex inbox_mu_;
+    inbox_type inbox_;
+    inbox_type taken_;  // the strand's: what the last drain took
+    bool drain_posted_ = false;
+
+    mutable std::mutex status_mu_;
+    node_status status_;
+    cluster_members published_members_;
+};
+
+}  // namespace raftpp::detail

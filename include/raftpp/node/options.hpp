@@ -1,0 +1,72 @@
+// The options of raftpp::node and the status it reports.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include <raftpp/config.hpp>
+#include <raftpp/raft.hpp>
+#include <raftpp/types.hpp>
+
+namespace raftpp {
+
+struct node_options {
+    // The consensus settings (election_tick, heartbeat_tick, pre_vote, check_quorum, ...).
+    // id and applied are filled in by the node from what it starts from.
+    config raft;
+    // One raft tick per interval (etcd's --heartbeat-interval, 100 ms): with the default
+    // election_tick of 10 a follower waits a second for its leader.
+    std::chrono::milliseconds tick_interval{100};
+    // A snapshot of the state machine is taken, and the log compacted, every snapshot_count
+    // applied entries (etcd's --snapshot-count); the log keeps snapshot_catchup_entries
+    // behind the snapshot so a follower slightly behind catches up from the log, not a
+    // snapshot (etcd's SnapshotCatchUpEntries). 0 turns automatic snapshots off.
+    std::uint64_t snapshot_count = 10000;
+    std::uint64_t snapshot_catchup_entries = 5000;
+    // How long a proposal, read, conf change or transfer may wait before completing with
+    // errc::timed_out (etcd: 5 s plus two election timeouts).
+    std::chrono::milliseconds request_timeout{7000};
+    // A ReadIndex that got no answer (no leader, a lost message) is asked again after this.
+    std::chrono::milliseconds read_retry{500};
+    // A follower forwards proposals to its leader (etcd's default). Off: a proposal made
+    // away from the leader completes at once with errc::not_leader.
+    bool forward_proposals = true;
+    // Proposals waiting to be applied at most; beyond, errc::too_many_requests.
+    std::size_t max_pending_proposals = 1 << 16;
+    // Seeds the request numbering (0: from std::random_device), which must differ from any
+    // earlier run of this member so a restarted node never takes an old entry for its own.
+    std::uint64_t seed = 0;
+};
+
+// What node::status() reports: a copy taken at the end of the node's last cycle.
+struct node_status {
+    node_id id = none;
+    std::uint64_t cluster_id = 0;
+    raftpp::role role = role::follower;
+    node_id leader = none;
+    term_t term = 0;
+    index_t commit = 0;
+    index_t applied = 0;
+    index_t snapshot_index = 0;
+    std::size_t members = 0;
+    bool started = false;
+    bool stopped = false;
+    bool removed = false;
+    bool learner = false;  // this member is a learner (etcd has no learner role either)
+    // Set when the node stopped on a failure (a storage write or a snapshot that failed).
+    std::error_code failure;
+
+    // Counters since start.
+    std::uint64_t proposals_applied = 0;   // this node's proposals applied
+    std::uint64_t proposals_failed = 0;    // completed with an error (dropped, timed out, ...)
+    std::uint64_t reads_completed = 0;
+    std::uint64_t cycles = 0;              // ready cycles
+    std::uint64_t syncs = 0;               // cycles that synced the storage
+    std::uint64_t entries_persisted = 0;   // entries written to the storage
+    std::uint64_t snapshots_taken = 0;
+    std::uint64_t snapshots_restored = 0;  // from the leader or at start
+};
+
+}  // namespace raftpp

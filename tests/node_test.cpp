@@ -1,0 +1,212 @@
+// raftpp::node, three (and four) durable members on 127.0.0.1 in one process: replication
+// through async_propose from coroutines, leader loss and restart from the WAL, membership
+// changes, leadership transfer, and linearizable reads checked by the checker.
+#include "node_test_util.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <iostream>
+#include <random>
+
+using namespace raftpp;
+using namespace raftpp::test;
+namespace asio = boost::asio;
+
+namespace {
+
+// Proposes puts of distinct values to `keys` keys through node `via`, `count` of them, from
+// one coroutine; returns how many failed.
+asio::awaitable<int> put_many(kv_node& via, std::uint32_t first_value, int count,
+                              std::uint32_t keys) {
+    int failed = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::uint32_t v = first_value + static_cast<std::uint32_t>(i);
+        auto [ec, out] = co_await via.async_propose(
+            encode_kv(testing::kv_put(v % keys, v)), asio::as_tuple(asio::use_awaitable));
+        if (ec || !out.ok) ++failed;
+    }
+    co_return failed;
+}
+
+int run_puts(node_cluster& c, std::size_t via, int coroutines, int each, std::uint32_t base) {
+    std::vector<std::future<int>> fs;
+    for (int k = 0; k < coroutines; ++k)
+        fs.push_back(asio::co_spawn(c.io(),
+                                    put_many(c.node(via), base + static_cast<std::uint32_t>(k * each),
+                                             each, 64),
+                                    asio::use_future));
+    int failed = 0;
+    for (auto& f : fs) failed += get_within(f, 60s);
+    return failed;
+}
+
+}  // namespace
+
+TEST_CASE("node: three members elect, replicate 10,000 proposals from coroutines, agree",
+          "[node]") {
+    node_cluster c(3);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    // Half through the leader, half through a follower (forwarded).
+    const std::size_t follower = (lead + 1) % 3;
+    auto a = std::async(std::launch::async, [&] { return run_puts(c, lead, 8, 625, 1); });
+    auto b = std::async(std::launch::async, [&] { return run_puts(c, follower, 8, 625, 5001); });
+    CHECK(a.get() == 0);
+    CHECK(b.get() == 0);
+    REQUIRE(c.wait_converged());
+    const auto want = c.sm(0).data();
+    CHECK(want.size() == 64);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(c.sm(i).data() == want);
+        const auto st = c.node(i).status();
+        CHECK(st.applied >= 10000);
+        CHECK(st.members == 3);
+    }
+    // Every value written last to each key is the largest written to it (each coroutine
+    // writes increasing values, and coroutines write disjoint ranges... so only check that
+    // each key holds a value that maps to it).
+    for (const auto& [k, v] : want) CHECK(v % 64 == k);
+    const auto st = c.node(lead).status();
+    CHECK(st.proposals_applied >= 5000);
+    CHECK(st.proposals_failed == 0);
+    // Group commit: the leader synced fewer times than it persisted entries.
+    CHECK(st.syncs < st.entries_persisted);
+}
+
+TEST_CASE("node: the leader stops, a new one is elected, the old one restarts from its WAL "
+          "and catches up", "[node]") {
+    node_cluster c(3);
+    c.start_all_new();
+    const std::size_t old = c.wait_leader();
+    REQUIRE(run_puts(c, old, 4, 100, 1) == 0);
+    const term_t old_term = c.node(old).status().term;
+    c.stop(old);
+    const std::size_t next = c.wait_leader();
+    CHECK(next != old);
+    CHECK(c.node(next).status().term > old_term);
+    REQUIRE(run_puts(c, next, 4, 100, 1001) == 0);
+    c.restart(old);
+    REQUIRE(c.wait_converged());
+    CHECK(c.sm(old).data() == c.sm(next).data());
+    CHECK(c.node(old).status().applied >= 800);
+    // The restarted member serves proposals again (forwarded to the leader).
+    REQUIRE(run_puts(c, old, 1, 10, 5001) == 0);
+}
+
+TEST_CASE("node: a learner is added, promoted; a member is removed; leadership moves",
+          "[node]") {
+    node_cluster c(3);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    REQUIRE(run_puts(c, lead, 2, 50, 1) == 0);
+
+    const std::size_t n4 = c.add_slot("n4");
+    const member m4 = c.member_of(n4);
+    auto add = c.node(lead).async_propose_conf_change({member_change_type::add_learner, m4},
+                                                      asio::use_future);
+    const cluster_members after_add = get_within(add);
+    REQUIRE(after_add.find(m4.id) != nullptr);
+    CHECK(after_add.find(m4.id)->is_learner);
+    CHECK(after_add.find(m4.id)->peer_urls == m4.peer_urls);
+    c.start_join(n4);
+    REQUIRE(c.wait_converged());
+    CHECK(c.sm(n4).data() == c.sm(lead).data());
+    CHECK(c.node(n4).status().learner);
+
+    // Adding it again, promoting a voter, removing a stranger: refused at once.
+    callback_result<ec_t, cluster_members> again;
+    c.node(lead).async_propose_conf_change({member_change_type::add_learner, m4}, again.handler());
+    CHECK(std::get<0>(get_within(again.f)) == errc::invalid_argument);
+    member stranger;
+    stranger.id = 12345;
+    callback_result<ec_t, cluster_members> gone;
+    c.node(lead).async_propose_conf_change({member_change_type::remove, stranger}, gone.handler());
+    CHECK(std::get<0>(get_within(gone.f)) == errc::unknown_member);
+
+    auto promote = c.node(lead).async_propose_conf_change({member_change_type::promote, m4},
+                                                          asio::use_future);
+    CHECK_FALSE(get_within(promote).find(m4.id)->is_learner);
+    REQUIRE(wait_until([&] { return !c.node(n4).status().learner; }));
+
+    // Remove a follower that is not the leader; it notices and stops itself.
+    std::size_t victim = (lead + 1) % 3;
+    auto rm = c.node(lead).async_propose_conf_change({member_change_type::remove,
+                                                      c.member_of(victim)},
+                                                     asio::use_future);
+    const cluster_members after_rm = get_within(rm);
+    CHECK(after_rm.size() == 3);
+    CHECK(after_rm.find(c.id(victim)) == nullptr);
+    REQUIRE(wait_until([&] { return c.node(victim).status().removed; }));
+    REQUIRE(wait_until([&] { return c.node(victim).status().stopped; }));
+    callback_result<ec_t, testing::kv_output> late;
+    c.node(victim).async_propose(encode_kv(testing::kv_put(1, 1)), late.handler());
+    CHECK(std::get<0>(get_within(late.f)) == errc::member_removed);
+    c.stop(victim);
+
+    // Transfer leadership to the promoted member.
+    auto tr = c.node(lead).async_transfer_leadership(c.member_of(n4).id, asio::use_future);
+    get_within(tr);
+    REQUIRE(wait_until([&] { return c.leader() == n4; }));
+    REQUIRE(run_puts(c, n4, 2, 50, 1001) == 0);
+    REQUIRE(c.wait_converged());
+    for (std::size_t i = 0; i < c.size(); ++i)
+        if (c.running(i)) CHECK(c.sm(i).data() == c.sm(n4).data());
+}
+
+TEST_CASE("node: reads through async_read_index are linearizable", "[node][lin]") {
+    node_cluster c(3);
+    c.start_all_new();
+    (void)c.wait_leader();
+    const std::uint64_t seed = std::random_device{}();
+    INFO("seed " << seed);
+    std::atomic<std::uint64_t> clock{0};
+    std::mutex hist_mu;
+    testing::kv_history history;
+    auto client = [&](std::uint64_t id) -> asio::awaitable<void> {
+        std::mt19937_64 rng(seed + id);
+        for (int i = 0; i < 60; ++i) {
+            const std::size_t via = rng() % 3;
+            const std::uint32_t key = static_cast<std::uint32_t>(rng() % 3);
+            testing::kv_operation op;
+            op.client = id;
+            op.invoked_at = ++clock;
+            if (rng() % 2 == 0) {
+                op.input = testing::kv_put(key, id * 1000 + static_cast<std::uint64_t>(i) + 1);
+                auto [ec, out] = co_await c.node(via).async_propose(
+                    encode_kv(op.input), asio::as_tuple(asio::use_awaitable));
+                if (!ec) {
+                    op.output = out;
+                    op.returned_at = ++clock;
+                }
+            } else {
+                op.input = testing::kv_get(key);
+                auto [ec, index] =
+                    co_await c.node(via).async_read_index(asio::as_tuple(asio::use_awaitable));
+                if (ec) continue;  // a read that failed changed nothing
+                CHECK(c.node(via).status().applied >= index);
+                op.output = {true, c.sm(via).get(key)};
+                op.returned_at = ++clock;
+            }
+            std::lock_guard lock(hist_mu);
+            history.push_back(op);
+        }
+    };
+    std::vector<std::future<void>> fs;
+    for (std::uint64_t id = 1; id <= 6; ++id)
+        fs.push_back(asio::co_spawn(c.io(), client(id), asio::use_future));
+    // Leadership moves while the clients run.
+    const std::size_t lead = c.wait_leader();
+    callback_result<ec_t> tr;
+    c.node(lead).async_transfer_leadership(c.id((lead + 1) % 3), tr.handler());
+    (void)get_within(tr.f);
+    for (auto& f : fs) get_within(f, 60s);
+    std::size_t reads = 0;
+    for (const auto& op : history) reads += op.input.op == kv_op::get ? 1 : 0;
+    CHECK(reads > 50);
+    const auto verdict = testing::check_linearizable<testing::kv_model>(history);
+    CHECK(verdict.verdict == testing::lin_verdict::linearizable);
+}
