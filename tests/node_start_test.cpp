@@ -1,0 +1,214 @@
+// The three start paths of a durable member (new, join, restart) with every mismatch error,
+// snapshots (automatic, sent to a member far behind, restored at restart), and how pending
+// requests end: timed out without a quorum, failed by stop(), refused without forwarding.
+#include "node_test_util.hpp"
+
+#include <raftpp/conf_change.hpp>
+#include <raftpp/wal/wal.hpp>
+
+using namespace raftpp;
+using namespace raftpp::test;
+namespace asio = boost::asio;
+
+namespace {
+
+const cluster_members three = cluster_members::parse(
+    "n1=http://127.0.0.1:12380,n2=http://127.0.0.1:12381,n3=http://127.0.0.1:12382");
+
+template <class F>
+std::error_code thrown_by(F&& f, std::string* what = nullptr) {
+    try {
+        f();
+    } catch (const std::system_error& e) {
+        if (what) *what = e.what();
+        return e.code();
+    }
+    return {};
+}
+
+// Puts through node `via`, one after another.
+int put_sequence(node_cluster& c, std::size_t via, std::uint32_t from, int count) {
+    int failed = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::uint32_t v = from + static_cast<std::uint32_t>(i);
+        auto f = c.node(via).async_propose(encode_kv(testing::kv_put(v % 16, v)),
+                                           asio::use_future);
+        try {
+            if (!get_within(f).ok) ++failed;
+        } catch (const boost::system::system_error&) {
+            ++failed;
+        }
+    }
+    return failed;
+}
+
+}  // namespace
+
+TEST_CASE("start_new creates the WAL with the ids; the node bootstraps one conf change per "
+          "member at term 1, committed", "[node][start]") {
+    temp_dir d;
+    const member& me = three.require("n2");
+    {
+        auto boot = start_new(d.path(), three, "n2");
+        CHECK(boot.id == me.id);
+        CHECK(boot.cluster_id == three.cluster_id());
+        CHECK(boot.bootstrap.size() == 3);
+        asio::io_context io;
+        kv_machine sm;
+        net::asio_transport t(io.get_executor(), {.id = boot.id, .cluster_id = boot.cluster_id});
+        kv_node n(io.get_executor(), std::move(boot), std::move(t), sm, fast_node_options());
+        REQUIRE(n.start());
+        auto stopped = n.async_stop(asio::use_future);
+        io.run_for(std::chrono::seconds(5));
+        REQUIRE(stopped.wait_for(0s) == std::future_status::ready);
+        // The bootstrap entries were applied: the member table came from their contexts.
+        CHECK(n.members() == three);
+    }
+    auto w = wal::write_ahead_log<>::open(d / "wal", {});
+    const auto c = w.read_all();
+    CHECK(c.metadata.id == me.id);
+    CHECK(c.metadata.cluster_id == three.cluster_id());
+    REQUIRE(c.entries.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(c.entries[i].index == i + 1);
+        CHECK(c.entries[i].term == 1);
+        auto cc = decode_conf_change_entry(c.entries[i]);
+        REQUIRE(cc);
+        REQUIRE(cc->changes.size() == 1);
+        CHECK(cc->changes[0].type == conf_change_type::add_node);
+        CHECK(cc->changes[0].node == three.members()[i].id);
+        auto m = cluster_members::decode_member(cc->context.bytes());
+        REQUIRE(m);
+        CHECK(*m == three.members()[i]);
+    }
+    CHECK(c.hard_state.commit == 3);
+    CHECK(c.hard_state.term == 1);
+}
+
+TEST_CASE("start paths refuse what does not fit, naming it", "[node][start]") {
+    temp_dir d;
+    std::string what;
+    // A name not in the cluster.
+    CHECK(thrown_by([&] { (void)start_new(d / "a", three, "n9"); }, &what) ==
+          errc::invalid_config);
+    CHECK_THAT(what, Catch::Contains("n9"));
+    // No WAL to restart from.
+    CHECK(thrown_by([&] { (void)start_restart(d / "a"); }, &what) == errc::wal_not_found);
+    (void)start_new(d / "a", three, "n1");
+    // A new cluster over an existing WAL.
+    CHECK(thrown_by([&] { (void)start_new(d / "a", three, "n1"); }, &what) == errc::wal_exists);
+    CHECK_THAT(what, Catch::Contains("n1"));
+    CHECK(thrown_by([&] { (void)start_join(d / "a", three, "n1"); }) == errc::wal_exists);
+    // Restart with flags naming another member, or another cluster: both ids in the message.
+    const member& n1 = three.require("n1");
+    const member& n2 = three.require("n2");
+    CHECK(thrown_by([&] { (void)start_restart(d / "a", {n2.id, 0}); }, &what) ==
+          errc::metadata_mismatch);
+    CHECK_THAT(what, Catch::Contains(std::to_string(n1.id)) &&
+                         Catch::Contains(std::to_string(n2.id)));
+    const auto other = cluster_members::parse(
+        "n1=http://127.0.0.1:12380,n2=http://127.0.0.1:12381,n3=http://127.0.0.1:12382", "other");
+    CHECK(other.cluster_id() != three.cluster_id());
+    CHECK(thrown_by([&] { (void)start_member(d / "a", other, "n1"); }, &what) ==
+          errc::metadata_mismatch);
+    CHECK_THAT(what, Catch::Contains(std::to_string(three.cluster_id())));
+    // The same flags restart it.
+    auto again = start_member(d / "a", three, "n1");
+    CHECK(again.id == n1.id);
+    CHECK(again.bootstrap.empty());
+}
+
+TEST_CASE("start_join writes the ids and no log; the member waits to be added", "[node][start]") {
+    temp_dir d;
+    const std::uint64_t running_cluster = 0xabcdef;
+    auto boot = start_join(d.path(), three, "n3", running_cluster);
+    CHECK(boot.cluster_id == running_cluster);
+    CHECK(boot.bootstrap.empty());
+    CHECK(boot.storage.last_index().value() == 0);
+    CHECK(boot.storage.metadata().id == three.require("n3").id);
+    CHECK(boot.storage.metadata().cluster_id == running_cluster);
+}
+
+TEST_CASE("node: snapshots every snapshot_count entries; a member far behind catches up from "
+          "a snapshot; a restarted cluster restores then replays", "[node][snapshot]") {
+    node_options o = fast_node_options();
+    o.snapshot_count = 100;
+    o.snapshot_catchup_entries = 20;
+    node_cluster c(3, o);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    const std::size_t behind = (lead + 1) % 3;
+    REQUIRE(put_sequence(c, lead, 1, 30) == 0);
+    REQUIRE(c.wait_converged());
+    c.stop(behind);
+    REQUIRE(put_sequence(c, lead, 1000, 400) == 0);
+    const auto lst = c.node(lead).status();
+    CHECK(lst.snapshots_taken >= 3);
+    CHECK(lst.snapshot_index >= 300);
+    c.restart(behind);
+    REQUIRE(c.wait_converged());
+    CHECK(c.sm(behind).data() == c.sm(lead).data());
+    // It had no snapshot of its own (30 entries): what it restored came from the leader.
+    CHECK(c.sm(behind).restores() >= 1);
+    CHECK(c.node(behind).status().snapshots_restored >= 1);
+
+    // Everybody down, everybody back: each member restores its newest snapshot, then
+    // replays its log after it.
+    const auto before = c.sm(lead).data();
+    for (std::size_t i = 0; i < 3; ++i) c.stop(i);
+    for (std::size_t i = 0; i < 3; ++i) c.restart(i);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(c.sm(i).restores() == 1);
+        CHECK(c.sm(i).data().size() == before.size());
+    }
+    (void)c.wait_leader();
+    REQUIRE(c.wait_converged());
+    for (std::size_t i = 0; i < 3; ++i) CHECK(c.sm(i).data() == before);
+}
+
+TEST_CASE("node: pending requests end — timed out without a quorum, stopped by stop(), "
+          "refused without forwarding", "[node]") {
+    node_options o = fast_node_options();
+    o.request_timeout = 400ms;
+    node_cluster c(3, o);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    REQUIRE(put_sequence(c, lead, 1, 5) == 0);
+
+    // The leader alone: what it appends can never commit.
+    c.stop((lead + 1) % 3);
+    c.stop((lead + 2) % 3);
+    callback_result<ec_t, testing::kv_output> lost;
+    c.node(lead).async_propose(encode_kv(testing::kv_put(1, 99)), lost.handler());
+    const auto [ec, out] = get_within(lost.f, 5s);
+    CHECK((ec == errc::timed_out || ec == errc::proposal_dropped));
+    callback_result<ec_t, index_t> read;
+    c.node(lead).async_read_index(read.handler());
+    CHECK(std::get<0>(get_within(read.f, 5s)) == errc::timed_out);
+    CHECK(c.node(lead).status().proposals_failed >= 1);
+
+    // stop() ends what is pending, and everything after. (Without a leader now, a proposal
+    // is dropped at once; a read waits for one, asking again every read_retry.)
+    callback_result<ec_t, index_t> pending;
+    c.node(lead).async_read_index(pending.handler());
+    auto stopped = c.node(lead).async_stop(asio::use_future);
+    CHECK(std::get<0>(get_within(pending.f, 5s)) == errc::stopped);
+    get_within(stopped);
+    callback_result<ec_t, testing::kv_output> after;
+    c.node(lead).async_propose(encode_kv(testing::kv_put(1, 101)), after.handler());
+    CHECK(std::get<0>(get_within(after.f, 5s)) == errc::stopped);
+    CHECK(c.node(lead).status().stopped);
+}
+
+TEST_CASE("node: with forwarding off a follower refuses proposals with not_leader",
+          "[node]") {
+    node_options o = fast_node_options();
+    o.forward_proposals = false;
+    node_cluster c(3, o);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    callback_result<ec_t, testing::kv_output> r;
+    c.node((lead + 1) % 3).async_propose(encode_kv(testing::kv_put(1, 1)), r.handler());
+    CHECK(std::get<0>(get_within(r.f)) == errc::not_leader);
+    REQUIRE(put_sequence(c, lead, 1, 3) == 0);
+}
