@@ -3,8 +3,13 @@
 // requests end: timed out without a quorum, failed by stop(), refused without forwarding.
 #include "node_test_util.hpp"
 
+#include "doc_node_summer.hpp"  // docs/node.md, snippet node-summer: doc_node_summer()
+
 #include <raftpp/conf_change.hpp>
 #include <raftpp/wal/wal.hpp>
+
+#include <iostream>
+#include <sstream>
 
 using namespace raftpp;
 using namespace raftpp::test;
@@ -211,4 +216,26 @@ TEST_CASE("node: with forwarding off a follower refuses proposals with not_leade
     c.node((lead + 1) % 3).async_propose(encode_kv(testing::kv_put(1, 1)), r.handler());
     CHECK(std::get<0>(get_within(r.f)) == errc::not_leader);
     REQUIRE(put_sequence(c, lead, 1, 3) == 0);
+}
+
+TEST_CASE("docs/node.md: the one-member summer proposes three numbers and sums them",
+          "[node][docs]") {
+    temp_dir t;
+    std::string dir = (t / "data").string();
+    char prog[] = "summer";
+    char* argv[] = {prog, dir.data(), nullptr};
+    std::ostringstream out;
+    auto* const saved = std::cout.rdbuf(out.rdbuf());
+    int rc = -1;
+    try {
+        rc = doc_node_summer(2, argv);
+    } catch (...) {
+        std::cout.rdbuf(saved);
+        throw;
+    }
+    std::cout.rdbuf(saved);
+    CHECK(rc == 0);
+    CHECK(out.str() == "sum 1\nsum 3\nsum 6\n");
+    // It left a WAL a restart finds.
+    CHECK(wal_storage<>::exists(dir));
 }
