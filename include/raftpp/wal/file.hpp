@@ -116,6 +116,13 @@ public:
     }
 
     result<void> datasync() const { return check(::fdatasync(fd_)); }
+    // A second descriptor for the same open file (close-on-exec), e.g. to fdatasync it on
+    // another thread while this one goes on writing.
+    result<file> duplicate() const {
+        const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) return last_errno();
+        return file(fd);
+    }
     result<void> sync() const { return check(::fsync(fd_)); }
     result<void> truncate(std::uint64_t size) const {
         return check(::ftruncate(fd_, static_cast<off_t>(size)));

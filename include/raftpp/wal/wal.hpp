@@ -71,6 +71,22 @@ struct wal_stats {
     std::uint64_t segments_cut = 0;
 };
 
+// A pending fdatasync of a WAL's tail file (write_ahead_log::prepare_sync). Movable; run()
+// may be called on any thread, once.
+class sync_ticket {
+public:
+    sync_ticket() = default;
+    explicit sync_ticket(file f) noexcept : f_(std::move(f)) {}
+    result<void> run() {
+        auto r = f_.datasync();
+        f_ = file{};
+        return r;
+    }
+
+private:
+    file f_;
+};
+
 template <logger Logger = null_logger>
 class write_ahead_log {
 public:
@@ -112,6 +128,11 @@ public:
     result<void> save_snapshot(const snapshot_metadata& m);
     result<void> flush();
     result<void> sync();
+    // sync() in two halves, so the fdatasync can run on another thread while this WAL goes on
+    // appending: prepare_sync() writes what is buffered and returns a ticket on the file it
+    // went to; once the ticket's run() succeeds, every record written before prepare_sync()
+    // is durable (a segment cut since then synced the older file itself).
+    result<sync_ticket> prepare_sync();
     // Drops the records appended but not yet written, as a killed process would lose them
     // (for crash tests; a running node never needs it).
     void discard_unwritten() noexcept { buf_.clear(); }

@@ -120,6 +120,9 @@ public:
     }
     // Writes what is buffered and fdatasyncs (the optional ability raw_node::persist uses).
     result<void> sync() { return wal_.sync(); }
+    // sync() with the fdatasync left to the caller, on any thread (raftpp::node overlaps it
+    // with its next cycles); see write_ahead_log::prepare_sync.
+    result<wal::sync_ticket> prepare_sync() { return wal_.prepare_sync(); }
 
     // Application side, as memory_storage's ----------------------------------------------------
     // A snapshot of the state machine at i, written to its file and marked in the WAL; older

@@ -30,6 +30,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <raftpp/cluster_members.hpp>
 #include <raftpp/conf_change.hpp>
@@ -53,6 +54,9 @@ class node_impl : public std::enable_shared_from_this<node_impl<SM, Storage, Tra
     using raw_type = raw_node<Storage, sender, Logger>;
     using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
     using clock = std::chrono::steady_clock;
+    // A storage that can hand out its fdatasync (wal_storage) is written in the cycle and
+    // synced on a thread of its own, overlapping the next cycles (async storage writes).
+    static constexpr bool overlapped = requires(Storage& st) { st.prepare_sync(); };
 
 public:
     using typename requests::propose_handler;
@@ -77,7 +81,8 @@ public:
         storage_.emplace(std::move(boot.storage));
         config cfg = opts.raft;
         cfg.id = id_;
-        cfg.async_storage_writes = false;
+        cfg.async_storage_writes = overlapped;
+        if constexpr (overlapped) sync_pool_.emplace(1);
         auto snap = storage_->snapshot();
         if (!snap) throw std::system_error(snap.error(), "raftpp::node: cannot read the snapshot");
         if (snap->metadata.index > 0) {
@@ -328,27 +333,91 @@ private:
     }
 
     void run_cycles() {
-        while (running() && raw_->has_ready()) {
-            auto& rd = raw_->ready();
-            if (rd.soft_state) this->on_leader(rd.soft_state->lead);
-            const bool synced = rd.must_sync;
-            const std::size_t n = rd.entries.size();
-            if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready");
-            ++counters_.cycles;
-            counters_.syncs += synced ? 1 : 0;
-            counters_.entries_persisted += n;
-            if (!is_empty(rd.snapshot)) {
-                if (auto r = restore_from(rd.snapshot); !r)
-                    return fail(r.error(), "restoring the snapshot the leader sent");
-                this->forget_below(rd.snapshot.metadata.index);
+        for (;;) {
+            while (running() && raw_->has_ready()) {
+                if (!one_cycle()) return;
             }
-            for (const auto& rs : rd.read_states) this->on_read_state(rs);
-            for (const auto& e : rd.committed_entries) apply(e);
-            raw_->advance();
-            this->complete_reads(raw_->raft().log().applied());
-            if (auto r = maybe_snapshot(); !r) return fail(r.error(), "taking a snapshot");
+            // Overlapped writes: what the cycles wrote is synced on the sync thread, one
+            // fdatasync for all of it, while the next cycles go on; writes that need no
+            // sync complete here, in order, once nothing is in flight.
+            if constexpr (overlapped) {
+                if (!running() || sync_in_flight_ || pending_writes_.empty()) break;
+                const bool must = std::any_of(pending_writes_.begin(), pending_writes_.end(),
+                                              [](const storage_write& w) { return w.must_sync; });
+                if (must) {
+                    start_sync();
+                    break;
+                }
+                complete_writes(pending_writes_);
+                continue;
+            }
+            break;
         }
+        // Reads complete after the status is published, so a reader that looks at status()
+        // sees at least the index it was given applied.
         publish_status();
+        if (raw_) this->complete_reads(raw_->raft().log().applied());
+    }
+
+    // One ready cycle; false when the node failed and stopped.
+    bool one_cycle() {
+        auto& rd = raw_->ready();
+        if (rd.soft_state) this->on_leader(rd.soft_state->lead);
+        const raftpp::snapshot* snap = &rd.snapshot;
+        if constexpr (overlapped) {
+            if (rd.write) {
+                storage_write& w = *rd.write;
+                counters_.entries_persisted += w.entries.size();
+                if (auto r = raw_->persist(w, false); !r)
+                    return fail(r.error(), "persisting a ready"), false;
+                snap = &w.snapshot;
+            }
+        } else {
+            counters_.syncs += rd.must_sync ? 1 : 0;
+            counters_.entries_persisted += rd.entries.size();
+            if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready"), false;
+        }
+        ++counters_.cycles;
+        if (!is_empty(*snap)) {
+            if (auto r = restore_from(*snap); !r)
+                return fail(r.error(), "restoring the snapshot the leader sent"), false;
+            this->forget_below(snap->metadata.index);
+        }
+        for (const auto& rs : rd.read_states) this->on_read_state(rs);
+        for (const auto& e : rd.committed_entries) apply(e);
+        std::optional<storage_write> w = std::move(rd.write);
+        raw_->advance();
+        if (w) pending_writes_.push_back(std::move(*w));
+        if (auto r = maybe_snapshot(); !r) return fail(r.error(), "taking a snapshot"), false;
+        return running();
+    }
+
+    void start_sync() {
+        auto t = storage_->prepare_sync();
+        if (!t) return fail(t.error(), "writing the WAL");
+        std::swap(in_flight_, pending_writes_);
+        sync_in_flight_ = true;
+        ++counters_.syncs;
+        boost::asio::post(*sync_pool_, [s = this->shared_from_this(), t = std::move(*t)]() mutable {
+            const result<void> r = t.run();
+            // The strand's handler takes the reference: this thread must never hold the last.
+            auto& strand = s->strand_;
+            boost::asio::post(strand, [s = std::move(s), r] { s->on_synced(r); });
+        });
+    }
+
+    void on_synced(result<void> r) {
+        sync_in_flight_ = false;
+        if (!running()) return;
+        if (!r) return fail(r.error(), "syncing the WAL");
+        complete_writes(in_flight_);
+        run_cycles();
+    }
+
+    // The writes are durable: their responses go out and their entries count as persisted.
+    void complete_writes(std::vector<storage_write>& ws) {
+        for (auto& w : ws) raw_->on_write_complete(std::move(w));
+        ws.clear();
     }
 
     void apply(const entry& e) {
@@ -622,6 +691,11 @@ private:
     index_t snap_index_ = 0;
     cycle_counters counters_;
     std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;
+    // Overlapped writes: persisted, waiting for a sync; being synced.
+    std::vector<storage_write> pending_writes_;
+    std::vector<storage_write> in_flight_;
+    bool sync_in_flight_ = false;
+    std::optional<boost::asio::thread_pool> sync_pool_;
 
     std::mutex inbox_mu_;
     inbox_type inbox_;

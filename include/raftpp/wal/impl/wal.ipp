@@ -314,6 +314,16 @@ result<void> write_ahead_log<Logger>::sync() {
 }
 
 template <logger Logger>
+result<sync_ticket> write_ahead_log<Logger>::prepare_sync() {
+    if (auto r = flush(); !r) return r.error();
+    if (!writable_) return errc::invalid_argument;
+    auto f = tail_.duplicate();
+    if (!f) return f.error();
+    ++stats_.syncs;
+    return sync_ticket(std::move(*f));
+}
+
+template <logger Logger>
 result<void> write_ahead_log<Logger>::release_to(index_t index) {
     std::size_t keep = 0;  // the last segment starting at or before index
     for (std::size_t k = segments_.size(); k-- > 0;) {
