@@ -239,3 +239,24 @@ TEST_CASE("docs/node.md: the one-member summer proposes three numbers and sums t
     // It left a WAL a restart finds.
     CHECK(wal_storage<>::exists(dir));
 }
+
+TEST_CASE("node: beyond max_pending_proposals a proposal is refused with too_many_requests",
+          "[node]") {
+    node_options o = fast_node_options();
+    o.max_pending_proposals = 1;
+    node_cluster c(3, o);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    std::vector<callback_result<ec_t, testing::kv_output>> rs(50);
+    for (std::size_t i = 0; i < rs.size(); ++i)
+        c.node(lead).async_propose(encode_kv(testing::kv_put(1, i + 1)), rs[i].handler());
+    int ok = 0, refused = 0;
+    for (auto& r : rs) {
+        const auto ec = std::get<0>(get_within(r.f));
+        if (!ec) ++ok;
+        else if (ec == errc::too_many_requests) ++refused;
+    }
+    CHECK(ok >= 1);
+    CHECK(refused >= 1);
+    CHECK(ok + refused == 50);
+}

@@ -228,6 +228,11 @@ private:
         taken_.messages.clear();
         for (auto& p : taken_.proposals) propose(std::move(p));
         taken_.proposals.clear();
+        if (removed_) {
+            for (auto& h : taken_.reads)
+                this->complete(std::move(h), make_error_code(errc::member_removed), index_t{0});
+            taken_.reads.clear();
+        }
         if (!taken_.reads.empty()) {
             this->add_read_batch(std::move(taken_.reads), *raw_, deadline(),
                                  clock::now() + opts_.read_retry);
@@ -247,6 +252,8 @@ private:
     clock::time_point deadline() const { return clock::now() + opts_.request_timeout; }
 
     void propose(typename requests::proposal_request&& p) {
+        if (removed_)
+            return this->complete_proposal_error(std::move(p.handler), errc::member_removed);
         if (this->live_proposals() >= opts_.max_pending_proposals)
             return this->complete_proposal_error(std::move(p.handler), errc::too_many_requests);
         const bool leader = raw_->raft().role() == role::leader;
