@@ -545,6 +545,60 @@ TEST_CASE("a leader that applied its own removal stops counting itself and drops
     CHECK_FALSE(r->promotable());
 }
 
+TEST_CASE("with step_down_on_removal a leader that applies its own removal or demotion "
+          "becomes a follower", "[conf_change]") {
+    for (const cct change : {cct::remove_node, cct::add_learner_node}) {
+        CAPTURE(static_cast<int>(change));
+        config cfg = test_config(1, 10, 1);
+        cfg.step_down_on_removal = true;
+        auto r = new_test_raft(cfg, new_test_storage({1, 2, 3}));
+        r->become_candidate();
+        r->become_leader();
+        (void)read_messages(*r);
+        commit_noop_entry(*r);
+        const term_t term = r->term();
+        const conf_change cc = v1(change, 1);
+        REQUIRE(r->step(propose_cc(1, cc)));
+        (void)read_messages(*r);
+        REQUIRE(r->step(ack(*r, 2, r->log().last_index())));
+        REQUIRE(next_committed(*r).size() == 1);
+        CHECK(r->apply_conf_change(cc.as_v2()));
+        CHECK(r->role() == role::follower);
+        CHECK(r->lead() == none);
+        CHECK(r->term() == term);  // stepping aside starts no election
+        auto dropped = r->step(propose_data(1, "after"));
+        CHECK_FALSE(dropped);
+    }
+}
+
+TEST_CASE("with step_down_on_removal the others elect a new leader while the removed one "
+          "still runs", "[conf_change][cluster]") {
+    const auto seed = GENERATE(as<std::uint64_t>{}, 1, 2, 3);
+    CAPTURE(seed);
+    raftpp::testing::cluster_options o;
+    o.voters = {1, 2, 3};
+    o.seed = seed;
+    o.base.step_down_on_removal = true;
+    cluster<> c(std::move(o));
+    REQUIRE(c.bootstrap());
+    REQUIRE(c.elect(1));
+    REQUIRE(c.propose(1, "before"));
+    REQUIRE(c.node(1).propose_conf_change(v1(cct::remove_node, 1)));
+    REQUIRE(c.step_until_quiet());
+    CHECK(c.node(1).raft().role() == role::follower);
+    // Node 1 is not stopped: it no longer heartbeats, so 2 and 3 time out and elect.
+    node_id lead = none;
+    REQUIRE(tick_until(c, [&] {
+        lead = c.leader().value_or(none);
+        return lead == 2 || lead == 3;
+    }, 300));
+    REQUIRE(c.propose(lead, "after"));
+    CHECK(tick_until(c, [&] {
+        return contains(c.applied_data(2), "after") && contains(c.applied_data(3), "after");
+    }, 50));
+    CHECK(c.violations().empty());
+}
+
 TEST_CASE("a removed leader drops proposals; once it is stopped the others elect a new one",
           "[conf_change][cluster]") {
     const auto seed = GENERATE(as<std::uint64_t>{}, 1, 2, 3);

@@ -68,6 +68,11 @@ struct config {
     // not learned it committed still need the votes of those it took out (docs/reliability.md,
     // bug 2). Off by default, as etcd accepts them; change membership in smaller steps instead.
     bool keep_voter_majority = false;
+    // A leader that applies a configuration without itself as a voter (removed, or demoted
+    // to learner) becomes a follower at once, so the others elect a leader without waiting
+    // for the application to stop it (etcd main's StepDownOnRemoval). Off by default, as in
+    // etcd; raftpp::node turns it on.
+    bool step_down_on_removal = false;
 
     // The last index the application applied; set it only when restarting. Entries at or
     // below it are never handed out again.

@@ -358,9 +358,16 @@ conf_state RAFTPP_RAFT::switch_to_config(detail::progress_tracker&& next) {
     conf_state cs = prs_.conf_state();
     const auto* pr = prs_.progress(id_);
     is_learner_ = pr != nullptr && pr->is_learner;
-    // A leader removed or demoted by this change stops acting on the cluster's behalf; it
-    // steps down at the next check-quorum round or when a new leader appears (etcd).
-    if ((pr == nullptr || is_learner_) && role_ == role::leader) return cs;
+    // A leader removed or demoted by this change stops acting on the cluster's behalf: at
+    // once with step_down_on_removal, otherwise at the next check-quorum round or when a new
+    // leader appears (etcd).
+    if ((pr == nullptr || is_learner_) && role_ == role::leader) {
+        if (cfg_.step_down_on_removal) {
+            trace(log_level::info, id_, " is no longer a voter; stepping down at term ", term_);
+            become_follower(term_, none);
+        }
+        return cs;
+    }
     if (role_ != role::leader || cs.voters.empty()) return cs;
     // The quorum may have shrunk: entries may be committed now.
     if (maybe_commit()) {

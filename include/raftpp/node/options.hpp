@@ -12,10 +12,19 @@
 
 namespace raftpp {
 
+inline config default_raft_config() {
+    config c;
+    c.pre_vote = true;
+    c.check_quorum = true;
+    c.step_down_on_removal = true;
+    return c;
+}
+
 struct node_options {
     // The consensus settings (election_tick, heartbeat_tick, pre_vote, check_quorum, ...).
-    // id and applied are filled in by the node from what it starts from.
-    config raft;
+    // id and applied are filled in by the node from what it starts from. Defaults as etcd's
+    // server: pre-vote and check-quorum on; and a removed leader steps down at once.
+    config raft = default_raft_config();
     // One raft tick per interval (etcd's --heartbeat-interval, 100 ms): with the default
     // election_tick of 10 a follower waits a second for its leader.
     std::chrono::milliseconds tick_interval{100};
