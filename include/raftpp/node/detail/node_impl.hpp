@@ -613,6 +613,9 @@ private:
             state_ = state::stopped;
             stop_reason_ = why;
             ticker_.cancel();
+            // A sync still running on the sync thread ends before the stop completes: nothing
+            // of this node may run after its io_context could be gone.
+            if constexpr (overlapped) sync_pool_->join();
             if (raw_ && !failure_) {
                 if constexpr (has_sync<Storage>)
                     if (auto r = storage_->sync(); !r)
