@@ -59,6 +59,13 @@ struct config {
     // does not disrupt the cluster by bumping the term.
     bool pre_vote = false;
     read_only_option read_only = read_only_option::safe;
+    // Lease-based reads only. The leader's lease lasts election_tick - max_clock_drift of its
+    // ticks, counted from when it sent the heartbeat round a quorum acknowledged; a follower
+    // refuses votes for election_tick of its own ticks after hearing from the leader. The
+    // lease is safe while, over that span, a follower's clock runs ahead of the leader's by
+    // fewer than max_clock_drift ticks, including the up to one tick by which their tick
+    // boundaries differ (docs/design.md, "Leader leases"). Must leave a positive lease.
+    int max_clock_drift = 2;
     // Followers drop proposals instead of forwarding them to the leader.
     bool disable_proposal_forwarding = false;
     // The leader refuses (appends as an empty entry, like the other refused conf changes) a
@@ -97,6 +104,10 @@ struct config {
             return "max inflight bytes must be >= max message size";
         if (read_only == read_only_option::lease_based && !check_quorum)
             return "check_quorum must be enabled when read_only is lease_based";
+        if (read_only == read_only_option::lease_based &&
+            (max_clock_drift < 0 || max_clock_drift >= election_tick))
+            return "max clock drift must be at least 0 and below election tick when read_only "
+                   "is lease_based (the lease is election_tick - max_clock_drift ticks)";
         return {};
     }
 

@@ -153,6 +153,25 @@ public:
     bool past_election_timeout() const noexcept {
         return election_elapsed_ >= randomized_election_timeout_;
     }
+    // Ticks since this node was constructed (its clock for leases).
+    std::uint64_t ticks() const noexcept { return ticks_; }
+    // This leader may answer a lease_based read without a heartbeat round: a quorum
+    // acknowledged a heartbeat it sent fewer than election_tick - max_clock_drift ticks ago,
+    // and no leader transfer is under way or was started in this term.
+    bool lease_valid() const noexcept;
+
+    // Read batching (raw_node turns it on; a bare raft answers each read with a heartbeat
+    // round of its own, as etcd does): reads join the round whose heartbeats have not left
+    // yet, or wait together for the next one. seal_reads() says the queued messages left.
+    void set_read_batching(bool on) noexcept { batch_reads_ = on; }
+    bool read_batching() const noexcept { return batch_reads_; }
+    void seal_reads() noexcept {
+        read_only_.seal();
+        open_forward_ = npos;
+    }
+    // Read requests waiting for a heartbeat round (leader) and the rounds they are in.
+    std::size_t pending_reads() const noexcept { return read_only_.pending_count(); }
+    std::size_t pending_read_rounds() const noexcept { return read_only_.round_count(); }
 
 private:
     enum class campaign_type : std::uint8_t { pre_election, election, transfer };
@@ -197,6 +216,10 @@ private:
     bool join_pending_append(node_id to, detail::progress& pr);
     message* last_queued_to(node_id to);
     void send_heartbeat(node_id to, const buffer& ctx);
+    void update_lease();
+    void launch_read_round(detail::read_round& r);
+    void answer_read(detail::read_request& req, index_t read_index);
+    bool join_forwarded_read(message& m);
     void broadcast_append();
     void broadcast_heartbeat();
     void broadcast_heartbeat_with_ctx(const buffer& ctx);
@@ -205,7 +228,7 @@ private:
     bool committed_entry_in_current_term() const;
     void release_pending_read_index_messages();
     void send_read_index_response(message& m);
-    std::optional<message> response_to_read_index(const message& req, index_t read_index);
+    void answer_read_now(message& m);
 
     // impl/raft_follower.ipp
     result<void> step_candidate(message& m);
@@ -237,6 +260,19 @@ private:
     int election_elapsed_ = 0;
     int heartbeat_elapsed_ = 0;
     int randomized_election_timeout_ = 0;
+    // Every tick counts, in any role: the clock of the leader lease.
+    std::uint64_t ticks_ = 0;
+    // 1 + the tick at which the leader sent the newest heartbeat a quorum acknowledged; 0 when
+    // none was in this term.
+    std::uint64_t lease_start_ = 0;
+    // A timeout_now went out in this term: its receiver may campaign past every follower's
+    // lease at any time, so this leader's lease is over for the term.
+    bool timeout_now_sent_ = false;
+    bool batch_reads_ = false;
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    // The position in msgs_ of the read_index forwarded to the leader in this ready cycle,
+    // which later reads of the cycle join; npos when none.
+    std::size_t open_forward_ = npos;
 
     node_id lead_transferee_ = none;
     // The leader may not propose a conf change while one at index > applied is pending.

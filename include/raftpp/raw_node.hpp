@@ -100,7 +100,10 @@ public:
              Logger logger = Logger{})
         : raft_(cfg, storage, std::move(transport), std::move(logger)),
           prev_soft_(raft_.soft_state_now()),
-          prev_hard_(raft_.hard_state_now()) {}
+          prev_hard_(raft_.hard_state_now()) {
+        // The ready cycle tells the core when its messages left: reads can share rounds.
+        raft_.set_read_batching(true);
+    }
 
     // Starts a brand-new cluster member (etcd's Bootstrap). Fails with errc::invalid_config
     // when there are no peers, a peer id is 0 or repeated, or the storage already holds a
@@ -165,6 +168,7 @@ public:
     }
     void read_index(buffer ctx) {
         message m = local(message_type::read_index);
+        m.entries = detail::entry_vector_pool::acquire();
         m.entries.push_back({0, 0, entry_type::normal, std::move(ctx)});
         (void)raft_.step(std::move(m));
     }
@@ -218,6 +222,7 @@ public:
         prev_hard_ = hs;
         std::swap(rd.read_states, raft_.read_states());
         std::swap(rd.messages, raft_.messages());
+        raft_.seal_reads();
         if (async()) {
             fill_write(rd, hs_changed ? hs : hard_state{});
             if (rd.write) rd.write->must_sync = rd.must_sync || !is_empty(rd.write->snapshot);

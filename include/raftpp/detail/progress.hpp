@@ -53,6 +53,9 @@ struct progress {
     // before sending another (etcd 3.4's ProbeSent, main's MsgAppFlowPaused).
     bool probe_sent = false;
     bool is_learner = false;
+    // Lease-based reads: 1 + the leader's tick count when it sent the newest heartbeat this
+    // follower acknowledged; 0 when none was (docs/design.md, "Leader leases").
+    std::uint64_t lease_ack = 0;
     // Appends sent and not yet acked; only consulted in replicate state. Indexes added must
     // not decrease; freed with free_le(acked index).
     raftpp::detail::inflights inflights{default_max_inflight_msgs};
@@ -72,6 +75,7 @@ struct progress {
         match = 0;
         next = next_index;
         recent_active = false;
+        lease_ack = 0;
     }
 
     // Probe from match + 1 or, after a snapshot was applied, from past the snapshot.

@@ -202,6 +202,17 @@ public:
         });
     }
 
+    // The highest value a quorum of the voters has reached, f(id, progress) -> index_t giving
+    // each voter's value (0 for a voter without progress); the leader lease uses it.
+    template <class F>
+    index_t quorum_value(F&& f) const {
+        return committed_index(config_.voters, [&](node_id id) -> std::optional<index_t> {
+            const detail::progress* pr = progress_.find(id);
+            if (pr == nullptr) return std::nullopt;
+            return f(id, *pr);
+        });
+    }
+
     // A quorum of voters was heard from recently (check-quorum, Raft thesis §6.2); reads
     // recent_active and resets nothing.
     bool quorum_active() const {

@@ -39,7 +39,6 @@ inline std::error_code validate_message(const message& m) {
             return errc::malformed_message;
         return {};
     case message_type::read_index_resp:
-        return m.entries.size() == 1 ? std::error_code{} : make_error_code(errc::malformed_message);
     case message_type::read_index:
     case message_type::prop:
         return m.entries.empty() ? make_error_code(errc::malformed_message) : std::error_code{};

@@ -110,6 +110,9 @@ void RAFTPP_RAFT::reset(term_t term) {
     pending_conf_index_ = 0;
     uncommitted_size_ = 0;
     read_only_.clear();
+    lease_start_ = 0;
+    timeout_now_sent_ = false;
+    open_forward_ = npos;
 }
 
 RAFTPP_RAFT_TEMPLATE
@@ -220,6 +223,7 @@ void RAFTPP_RAFT::reduce_uncommitted_size(std::span<const entry> es) {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::tick() {
+    ++ticks_;
     if (role_ == role::leader) tick_heartbeat();
     else tick_election();
 }
@@ -358,6 +362,9 @@ conf_state RAFTPP_RAFT::switch_to_config(detail::progress_tracker&& next) {
     conf_state cs = prs_.conf_state();
     const auto* pr = prs_.progress(id_);
     is_learner_ = pr != nullptr && pr->is_learner;
+    // The lease rests on a quorum of the configuration in force: voters added without an
+    // ack yet may shorten it.
+    if (role_ == role::leader) update_lease();
     // A leader removed or demoted by this change stops acting on the cluster's behalf: at
     // once with step_down_on_removal, otherwise at the next check-quorum round or when a new
     // leader appears (etcd).

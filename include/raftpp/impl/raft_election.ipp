@@ -37,9 +37,14 @@ bool RAFTPP_RAFT::step_term_checks(const message& m) {
         if (m.type == message_type::vote || m.type == message_type::pre_vote) {
             const bool force = m.context.view() == campaign_transfer_ctx;
             // Leader lease (thesis §6.4, with check_quorum): a node that heard from a live
-            // leader within the election timeout does not help depose it.
+            // leader within the election timeout does not help depose it. With lease-based
+            // reads a node that just started keeps the same promise: it may have acked a
+            // leader's heartbeat right before it crashed, and that leader counts on it.
+            const bool heard = lead_ != none ||
+                               (cfg_.read_only == read_only_option::lease_based &&
+                                ticks_ < static_cast<std::uint64_t>(cfg_.election_tick));
             const bool in_lease =
-                cfg_.check_quorum && lead_ != none && election_elapsed_ < cfg_.election_tick;
+                cfg_.check_quorum && heard && election_elapsed_ < cfg_.election_tick;
             if (!force && in_lease) {
                 trace(log_level::info, id_, " [term: ", term_, "] ignored ", to_string(m.type),
                      " from ", m.from, " at term ", m.term, ": lease is not expired");

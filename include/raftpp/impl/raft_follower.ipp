@@ -107,17 +107,20 @@ result<void> RAFTPP_RAFT::step_follower(message& m) {
                  "; dropping index reading msg");
             return {};
         }
+        // The reads of one ready cycle go to the leader in one message, one entry each.
+        if (batch_reads_ && join_forwarded_read(m)) return {};
         m.to = lead_;
         m.term = 0;  // forwarded without a term, as etcd sends read requests
         send(std::move(m));
+        if (batch_reads_) open_forward_ = msgs_.size() - 1;
         return {};
     case message_type::read_index_resp:
-        if (m.entries.size() != 1) {
+        if (m.entries.empty()) {
             trace(log_level::error, id_, " invalid format of read_index_resp from ", m.from,
                  ", entries count: ", m.entries.size());
             return {};
         }
-        read_states_.push_back({m.index, m.entries[0].data});
+        for (auto& e : m.entries) read_states_.push_back({m.index, std::move(e.data)});
         return {};
     default: return {};
     }
@@ -158,6 +161,8 @@ void RAFTPP_RAFT::handle_heartbeat(const message& m) {
     r.type = message_type::heartbeat_resp;
     r.to = m.from;
     r.context = m.context;
+    // The leader's send tick, for its lease (0 unless it serves lease-based reads).
+    r.index = m.index;
     if (m.commit > log_.last_index()) {
         trace(log_level::error, id_, " heartbeat commit ", m.commit, " is past last index ",
              log_.last_index(), "; was the log lost or truncated?");
@@ -231,6 +236,16 @@ bool RAFTPP_RAFT::restore(const snapshot& s) {
     // (hashicorp/raft#697).
     log_.restore(s);
     switch_to_config(std::move(*restored));
+    return true;
+}
+
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::join_forwarded_read(message& m) {
+    if (open_forward_ >= msgs_.size()) return false;
+    message& q = msgs_[open_forward_];
+    if (q.type != message_type::read_index || q.to != lead_) return false;
+    q.entries.insert(q.entries.end(), std::make_move_iterator(m.entries.begin()),
+                     std::make_move_iterator(m.entries.end()));
     return true;
 }
 

@@ -168,12 +168,42 @@ void RAFTPP_RAFT::leader_heartbeat_response(const message& m, detail::progress& 
         pr.inflights.free_first_one();
     if (pr.match < log_.last_index()) send_append(m.from);
 
-    if (cfg_.read_only != read_only_option::safe || m.context.empty()) return;
+    // The echo of the tick a lease-based leader stamped on its heartbeat (never a future one).
+    if (m.index > pr.lease_ack && m.index <= ticks_ + 1) {
+        pr.lease_ack = m.index;
+        update_lease();
+    }
+
+    if (m.context.empty()) return;
     const auto* acks = read_only_.recv_ack(m.from, m.context);
     if (acks == nullptr || !prs_.vote_won_by(*acks)) return;
-    for (auto& rs : read_only_.advance(m.context)) {
-        if (auto resp = response_to_read_index(rs.req, rs.index)) send(std::move(*resp));
-    }
+    read_only_.advance(m.context,
+                       [this](detail::read_request& req, index_t index) { answer_read(req, index); });
+    // Reads that waited for that round get theirs now.
+    if (detail::read_round* next = read_only_.newest();
+        next != nullptr && !next->launched && !read_only_.any_launched())
+        launch_read_round(*next);
+}
+
+// The lease starts at the newest heartbeat send tick a quorum of the voters acknowledged (the
+// leader counts as acknowledging now). Thesis §6.4: measured from the send, not the ack, as a
+// follower's promise not to vote starts when it received the heartbeat.
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::update_lease() {
+    if (cfg_.read_only != read_only_option::lease_based || role_ != role::leader) return;
+    const index_t q = prs_.quorum_value([this](node_id id, const detail::progress& pr) {
+        return id == id_ ? ticks_ + 1 : pr.lease_ack;
+    });
+    lease_start_ = q == detail::max_index ? 0 : q;
+}
+
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::lease_valid() const noexcept {
+    if (role_ != role::leader || cfg_.read_only != read_only_option::lease_based) return false;
+    // A transfer lets the transferee campaign past every lease (thesis §3.10, etcd-io/raft#99).
+    if (lease_start_ == 0 || lead_transferee_ != none || timeout_now_sent_) return false;
+    const auto lease = static_cast<std::uint64_t>(cfg_.election_tick - cfg_.max_clock_drift);
+    return ticks_ + 1 < lease_start_ + lease;
 }
 
 RAFTPP_RAFT_TEMPLATE
@@ -343,6 +373,8 @@ void RAFTPP_RAFT::send_heartbeat(node_id to, const buffer& ctx) {
     m.to = to;
     m.commit = std::min(pr ? pr->match : 0, log_.committed());
     m.context = ctx;
+    // Lease-based reads: the follower echoes our tick, so its ack dates the lease from here.
+    if (cfg_.read_only == read_only_option::lease_based) m.index = ticks_ + 1;
     send(std::move(m));
 }
 
@@ -355,7 +387,13 @@ void RAFTPP_RAFT::broadcast_append() {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::broadcast_heartbeat() {
-    broadcast_heartbeat_with_ctx(read_only_.last_pending_request_ctx());
+    // Reads waiting for a round in flight go now: the round's acks may have been lost.
+    if (detail::read_round* next = read_only_.newest(); next != nullptr && !next->launched) {
+        launch_read_round(*next);
+        return;
+    }
+    // Otherwise the newest round's key again, so a lost ack is made up for (etcd).
+    broadcast_heartbeat_with_ctx(read_only_.last_launched_key());
 }
 
 RAFTPP_RAFT_TEMPLATE
@@ -370,6 +408,7 @@ void RAFTPP_RAFT::send_timeout_now(node_id to) {
     message m;
     m.type = message_type::timeout_now;
     m.to = to;
+    timeout_now_sent_ = true;
     send(std::move(m));
 }
 
@@ -380,7 +419,7 @@ bool RAFTPP_RAFT::committed_entry_in_current_term() const {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::leader_read_index(message& m) {
-    if (m.entries.size() != 1) return;  // a read_index carries exactly its context
+    if (m.entries.empty()) return;  // a read_index carries its contexts, one per entry
     // A new leader does not know the commit index until it commits an entry of its own term
     // (Raft §8, etcd#7331): hold reads until then. A single voter too: after a restart its
     // commit index may be behind what it told others before the crash.
@@ -402,36 +441,59 @@ void RAFTPP_RAFT::release_pending_read_index_messages() {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::send_read_index_response(message& m) {
-    if (prs_.is_singleton() && promotable()) {
-        // The only voter, and the leader: its commit index is linearizable. (A leader that
-        // was demoted or removed is not; the single voter may be another node.)
-        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
+    // The only voter, and the leader: its commit index is linearizable. (A leader that was
+    // demoted or removed is not; the single voter may be another node.) Within a valid lease
+    // no other leader can exist yet (docs/design.md, "Leader leases").
+    if ((prs_.is_singleton() && promotable()) || lease_valid()) {
+        answer_read_now(m);
         return;
     }
-    if (cfg_.read_only == read_only_option::safe) {
-        // Confirm we are still leader with a heartbeat round carrying the read's context.
-        const buffer ctx = detail::read_only::context_of(m);
-        read_only_.add_request(log_.committed(), m);
-        read_only_.recv_ack(id_, ctx);
-        broadcast_heartbeat_with_ctx(ctx);
-    } else {
-        // Lease-based: trust check_quorum's lease instead of a round trip (clock dependent).
-        if (auto resp = response_to_read_index(m, log_.committed())) send(std::move(*resp));
+    // Confirm we are still leader with a heartbeat round (lease-based reads outside the lease
+    // too). A read joins the newest round unless that round's heartbeats already left.
+    detail::read_round* newest = read_only_.newest();
+    if (batch_reads_ && newest != nullptr && !newest->sealed) {
+        read_only_.join_newest(m);
+        // Its heartbeats leave after this read arrived: they vouch for today's commit index.
+        if (newest->launched) newest->index = log_.committed();
+        return;
     }
+    if (read_only_.has_round(detail::read_only::context_of(m))) return;  // a repeat (etcd)
+    // With batching, a round in flight makes this one wait for it (or for the next beat).
+    const bool launch = !batch_reads_ || !read_only_.any_launched();
+    detail::read_round& r = read_only_.add_round(m, log_.committed());
+    if (launch) launch_read_round(r);
 }
 
 RAFTPP_RAFT_TEMPLATE
-std::optional<message> RAFTPP_RAFT::response_to_read_index(const message& req, index_t read_index) {
+void RAFTPP_RAFT::launch_read_round(detail::read_round& r) {
+    r.launched = true;
+    r.index = log_.committed();
+    if (std::find(r.acks.begin(), r.acks.end(), id_) == r.acks.end()) r.acks.push_back(id_);
+    broadcast_heartbeat_with_ctx(r.key);
+}
+
+// Answers a read at once with the commit index; its entries are taken.
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::answer_read_now(message& m) {
+    detail::read_request req{m.from, std::move(m.entries)};
+    answer_read(req, log_.committed());
+}
+
+// A local read yields one read_state per context; a forwarded one goes back in one message
+// that carries the contexts it came with.
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::answer_read(detail::read_request& req, index_t read_index) {
     if (req.from == none || req.from == id_) {
-        read_states_.push_back({read_index, req.entries.front().data});
-        return std::nullopt;
+        for (auto& e : req.ctxs) read_states_.push_back({read_index, std::move(e.data)});
+        detail::entry_vector_pool::release(std::move(req.ctxs));
+        return;
     }
     message m;
     m.type = message_type::read_index_resp;
     m.to = req.from;
     m.index = read_index;
-    m.entries = req.entries;
-    return m;
+    m.entries = std::move(req.ctxs);
+    send(std::move(m));
 }
 
 }  // namespace raftpp

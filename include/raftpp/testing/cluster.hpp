@@ -154,8 +154,22 @@ public:
             observe(id, m);
         }
     }
+    // Every node ticks once, or as its clock rate says (set_clock).
     void tick_all() {
-        for (auto& [id, m] : members_) tick(id);
+        for (auto& [id, m] : members_) {
+            if (m.clock_rate == 1000) {
+                tick(id);
+                continue;
+            }
+            for (m.clock_acc += m.clock_rate; m.clock_acc >= 1000; m.clock_acc -= 1000) tick(id);
+        }
+    }
+    // Clock skew for tick_all(): id ticks per_mille / 1000 times per call on average, its first
+    // tick after (1000 - phase) / per_mille calls. The clock survives crashes.
+    void set_clock(node_id id, std::uint32_t per_mille, std::uint32_t phase = 0) {
+        member_type& m = at(id);
+        m.clock_rate = per_mille;
+        m.clock_acc = phase % 1000;
     }
 
     // Runs ready cycles on id until it has nothing ready: persist (or queue the async write),
@@ -400,6 +414,8 @@ private:
         index_t commit_seen = 0;       // commit index last observed in this incarnation
         std::uint64_t incarnation = 0;
         bool retired = false;
+        std::uint32_t clock_rate = 1000;  // per mille of a tick per tick_all()
+        std::uint32_t clock_acc = 0;
     };
     static options_type make_options(std::vector<node_id> voters, std::uint64_t seed,
                                      std::function<void(config&)> configure) {
