@@ -167,10 +167,17 @@ public:
         (void)raft_.step(std::move(m));
     }
     void read_index(buffer ctx) {
-        message m = local(message_type::read_index);
-        m.entries = detail::entry_vector_pool::acquire();
-        m.entries.push_back({0, 0, entry_type::normal, std::move(ctx)});
-        (void)raft_.step(std::move(m));
+        // As proposals, through one reused message: a read that joins a round leaves the
+        // vector here, one that starts a round takes it (and the next comes from the pool).
+        read_.type = message_type::read_index;
+        read_.from = raft_.id();
+        read_.to = none;
+        read_.term = 0;
+        if (read_.entries.capacity() == 0) read_.entries = detail::entry_vector_pool::acquire();
+        read_.entries.clear();
+        read_.entries.push_back({0, 0, entry_type::normal, std::move(ctx)});
+        (void)raft_.step_message(read_);
+        read_.entries.clear();
     }
     void report_unreachable(node_id id) {
         message m = local(message_type::unreachable);
@@ -435,6 +442,7 @@ private:
     raftpp::ready rd_;
     std::vector<message> steps_on_advance_;
     message prop_;
+    message read_;
     // Async storage writes: the last entry and snapshot handed to a write.
     index_t written_index_ = 0;
     term_t written_term_ = 0;

@@ -43,7 +43,8 @@ public:
     static const buffer& context_of(const message& m) { return m.entries.front().data; }
 
     bool empty() const noexcept { return rounds_.empty(); }
-    std::size_t pending_count() const noexcept { return requests_.size() - head_; }
+    // Contexts waiting for an answer (a request may carry several).
+    std::size_t pending_count() const noexcept { return pending_; }
     std::size_t round_count() const noexcept { return rounds_.size(); }
 
     // A pending round keyed by this context: a request repeating it is dropped (etcd).
@@ -70,10 +71,20 @@ public:
         return rounds_.back();
     }
 
-    // Adds this request to the newest round (there must be one).
+    // Adds this request to the newest round (there must be one). A request from the same node
+    // as the round's last one is merged into it: its contexts are moved over and the message
+    // keeps its vector, which the caller recycles.
     void join_newest(message& m) {
+        read_round& r = rounds_.back();
+        if (r.end == requests_.size() && r.end > head_ && requests_.back().from == m.from) {
+            auto& ctxs = requests_.back().ctxs;
+            pending_ += m.entries.size();
+            for (auto& e : m.entries) ctxs.push_back(std::move(e));
+            m.entries.clear();
+            return;
+        }
         push_request(m);
-        rounds_.back().end = requests_.size();
+        r.end = requests_.size();
     }
 
     // Records an ack for the round keyed ctx; returns that round's acks, or nullptr.
@@ -94,7 +105,10 @@ public:
         const auto done = static_cast<std::size_t>(it - rounds_.begin()) + 1;
         for (std::size_t k = 0; k < done; ++k) {
             read_round& r = rounds_[k];
-            for (; head_ < r.end; ++head_) answer(requests_[head_], r.index);
+            for (; head_ < r.end; ++head_) {
+                pending_ -= requests_[head_].ctxs.size();
+                answer(requests_[head_], r.index);
+            }
             r.acks.clear();
             spare_acks_.push_back(std::move(r.acks));
         }
@@ -125,10 +139,14 @@ public:
         rounds_.clear();
         requests_.clear();
         head_ = 0;
+        pending_ = 0;
     }
 
 private:
-    void push_request(message& m) { requests_.push_back({m.from, std::move(m.entries)}); }
+    void push_request(message& m) {
+        pending_ += m.entries.size();
+        requests_.push_back({m.from, std::move(m.entries)});
+    }
 
     read_round* find(const buffer& ctx) {
         for (auto& r : rounds_)
@@ -151,6 +169,7 @@ private:
 
     std::vector<read_request> requests_;
     std::size_t head_ = 0;  // requests_[0, head_) are answered
+    std::size_t pending_ = 0;
     std::vector<read_round> rounds_;
     std::vector<std::vector<node_id>> spare_acks_;
 };

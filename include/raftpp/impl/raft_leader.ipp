@@ -472,9 +472,15 @@ void RAFTPP_RAFT::launch_read_round(detail::read_round& r) {
     broadcast_heartbeat_with_ctx(r.key);
 }
 
-// Answers a read at once with the commit index; its entries are taken.
+// Answers a read at once with the commit index.
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::answer_read_now(message& m) {
+    if (m.from == none || m.from == id_) {
+        // The message keeps its vector for the caller to reuse.
+        for (auto& e : m.entries) read_states_.push_back({log_.committed(), std::move(e.data)});
+        m.entries.clear();
+        return;
+    }
     detail::read_request req{m.from, std::move(m.entries)};
     answer_read(req, log_.committed());
 }
