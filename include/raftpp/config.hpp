@@ -63,7 +63,7 @@ struct config {
     // ticks, counted from when it sent the heartbeat round a quorum acknowledged; a follower
     // refuses votes for election_tick of its own ticks after hearing from the leader. The
     // lease is safe while, over that span, a follower's clock runs ahead of the leader's by
-    // fewer than max_clock_drift ticks, including the up to one tick by which their tick
+    // at most max_clock_drift ticks, including the up to one tick by which their tick
     // boundaries differ (docs/design.md, "Leader leases"). Must leave a positive lease.
     int max_clock_drift = 2;
     // Followers drop proposals instead of forwarding them to the leader.

@@ -204,6 +204,7 @@ private:
         if (state_ != state::created) return;
         state_ = state::running;
         for (const member& m : members_.members()) dial(m);
+        next_tick_ = clock::now();
         arm_ticker();
         {
             std::lock_guard lock(inbox_mu_);
@@ -316,8 +317,13 @@ private:
         run_cycles();
     }
 
+    // Ticks follow a fixed grid, not the end of the last tick's work: a late timer (a busy
+    // strand, a stopped process) is made up for with the ticks it missed. The leader lease is
+    // counted in ticks; ticks that lagged behind real time would stretch it past the
+    // followers' election timeout.
     void arm_ticker() {
-        ticker_.expires_after(opts_.tick_interval);
+        next_tick_ += opts_.tick_interval;
+        ticker_.expires_at(next_tick_);
         ticker_.async_wait([s = this->shared_from_this()](boost::system::error_code ec) {
             if (!ec) s->on_tick();
         });
@@ -325,10 +331,21 @@ private:
 
     void on_tick() {
         if (!running()) return;
-        raw_->tick();
-        ++ticks_;
-        retire_peers();
         const auto now = clock::now();
+        auto due = std::max<std::int64_t>((now - next_tick_) / opts_.tick_interval, 0) + 1;
+        // More than an election timeout behind: every timer has run out anyway.
+        const std::int64_t cap = opts_.raft.election_tick + 1;
+        if (due > cap) {
+            due = cap;
+            next_tick_ = now;
+        } else {
+            next_tick_ += (due - 1) * opts_.tick_interval;
+        }
+        for (std::int64_t i = 0; i < due; ++i) {
+            raw_->tick();
+            ++ticks_;
+        }
+        retire_peers();
         this->expire(now);
         this->retry_reads(*raw_, now, opts_.read_retry);
         if (removed_ && ++ticks_since_removed_ > 2 * opts_.raft.election_tick) {
@@ -691,6 +708,7 @@ private:
     std::optional<Storage> storage_;
     std::optional<raw_type> raw_;
     boost::asio::steady_timer ticker_;
+    clock::time_point next_tick_{};  // when the tick last handled was due
     state state_ = state::created;
     std::error_code stop_reason_ = make_error_code(errc::stopped);
     std::error_code failure_;
