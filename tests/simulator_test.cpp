@@ -1,9 +1,10 @@
 // The randomized fault simulator (raftpp/testing/simulator.hpp): many seeded schedules over
-// 3, 5 and 7 nodes and every (pre_vote, check_quorum, async_storage_writes) combination, each
-// checked after every step for election safety, log matching, leader completeness, state
-// machine safety, monotonic commit, applied <= committed, durability before send, linearizable
-// reads, no acknowledged proposal lost, and liveness once the faults stop. Then the checks are
-// shown to fail: deliberately broken nodes must be caught, with a seed that replays.
+// 3, 5 and 7 nodes and every (pre_vote, check_quorum, async_storage_writes) combination, a
+// third of the check_quorum ones with lease-based reads, each checked after every step for
+// election safety, log matching, leader completeness, state machine safety, monotonic commit,
+// applied <= committed, durability before send, linearizable reads, no acknowledged proposal
+// lost, and liveness once the faults stop. Then the checks are shown to fail: deliberately
+// broken nodes (and leases broken by clock drift) must be caught, with a seed that replays.
 //
 // Environment:
 //   RAFTPP_SIM_RUNS=n        schedules (default 2000 in release builds, about 10 s on 2
@@ -13,6 +14,12 @@
 //   RAFTPP_SIM_STEPS=n       fault-phase steps per schedule (default 3000)
 //   RAFTPP_SIM_THREADS=n     worker threads (default: hardware threads, at most 8)
 //   RAFTPP_SIM_BUGS=2        bring back the trigger of bug 2 (docs/reliability.md)
+//   RAFTPP_SIM_LEASE_RUNS=n  lease-read schedules of "[lease]" (default 200 in release
+//                            builds, 24 when sanitized or unoptimized), the first n seeds
+//                            from RAFTPP_SIM_FIRST_SEED on that have lease_reads
+//   RAFTPP_SIM_LEASE_SKEW=unsafe  lease schedules skew clocks past what the lease tolerates
+//                            (sim_options::lease_unsafe_skew, with more skew and reads), as
+//                            the self-test does: stale lease reads are expected to fail then
 // Soak: RAFTPP_SIM_RUNS=200000 RAFTPP_SIM_FIRST_SEED=1000001 ./build/tests/simulator_test
 //       "[schedules]"   (fresh seeds; see docs/reliability.md)
 #include <catch2/catch.hpp>
@@ -30,6 +37,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -57,18 +65,40 @@ std::size_t default_steps() {
     return static_cast<std::size_t>(env_u64("RAFTPP_SIM_STEPS", 3000));
 }
 
-// from_seed() plus the core bugs RAFTPP_SIM_BUGS exposes.
+// Lease schedules whose clocks drift far past what the lease tolerates (unsafe: a deposed
+// leader may serve a stale read); clock skew and reads are three times the default weight, so
+// that a stale read is caught within a few dozen seeds. No effect without lease_reads.
+void unsafe_lease_skew(sim_options& o) {
+    if (!o.lease_reads) return;
+    o.lease_unsafe_skew = true;
+    o.weights[static_cast<std::size_t>(sim_event::read_index)] = 24;
+    o.weights[static_cast<std::size_t>(sim_event::clock_skew)] = 9;
+}
+
+// from_seed() plus the core bugs RAFTPP_SIM_BUGS exposes and RAFTPP_SIM_LEASE_SKEW.
 sim_options options_for(std::uint64_t seed, std::size_t steps) {
     sim_options o = sim_options::from_seed(seed, steps);
     if (const char* bugs = std::getenv("RAFTPP_SIM_BUGS"))
         for (const char* p = bugs; *p; ++p)
             if (*p >= '1' && *p <= '9') o.expose(*p - '0');
+    if (const char* skew = std::getenv("RAFTPP_SIM_LEASE_SKEW");
+        skew != nullptr && std::string_view(skew) == "unsafe")
+        unsafe_lease_skew(o);
     return o;
+}
+
+// The first n seeds from `first` on whose schedules read with leases.
+std::vector<std::uint64_t> lease_seeds(std::uint64_t first, std::size_t n) {
+    std::vector<std::uint64_t> seeds;
+    for (std::uint64_t s = first; seeds.size() < n; ++s)
+        if (sim_options::lease_reads_for(s)) seeds.push_back(s);
+    return seeds;
 }
 
 // Sums over many schedules, and the reports of those that failed.
 struct totals {
     std::uint64_t schedules = 0, steps = 0, liveness_rounds = 0, max_liveness_rounds = 0;
+    std::uint64_t lease_schedules = 0, lease_reads_served = 0;
     std::array<std::uint64_t, sim_event_count> events{};
     std::uint64_t proposals = 0, acked = 0, reads = 0, reads_served = 0, elections = 0;
     std::uint64_t committed = 0, conf_changes = 0, crashes = 0, writes_lost = 0;
@@ -79,6 +109,10 @@ struct totals {
     void add(const sim_report& r) {
         ++schedules;
         steps += r.steps;
+        if (r.options.lease_reads) {
+            ++lease_schedules;
+            lease_reads_served += r.reads_served;
+        }
         liveness_rounds += r.liveness_rounds;
         max_liveness_rounds = std::max(max_liveness_rounds, r.liveness_rounds);
         for (std::size_t i = 0; i < sim_event_count; ++i) events[i] += r.events[i];
@@ -107,13 +141,14 @@ struct totals {
     }
     std::string describe() const {
         std::string s = raftpp::detail::concat(
-            "schedules ", schedules, ", steps ", steps, ", faults injected ", faults(),
-            ", violations ", failures.size(), "\n  events:");
+            "schedules ", schedules, " (", lease_schedules, " with lease reads), steps ", steps,
+            ", faults injected ", faults(), ", violations ", failures.size(), "\n  events:");
         for (std::size_t i = 0; i < sim_drawn_event_count; ++i)
             s += raftpp::detail::concat(" ", to_string(static_cast<sim_event>(i)), "=", events[i]);
         s += raftpp::detail::concat(
             "\n  proposals ", proposals, " (acked ", acked, "), reads ", reads, " (answers ",
-            reads_served, "), elections ", elections, ", entries committed ", committed,
+            reads_served, ", ", lease_reads_served, " in lease schedules), elections ", elections,
+            ", entries committed ", committed,
             ", conf changes applied ", conf_changes, ", members retired ", retired,
             "\n  crashes ", crashes, " (async writes lost ", writes_lost, "), snapshots ",
             snapshots_created, " taken / ", snapshots_restored, " installed, messages ",
@@ -124,12 +159,13 @@ struct totals {
     }
 };
 
-// Runs the schedules of seeds [first, first + n) on worker threads; `tweak` adjusts the
-// options every seed derives. Stops early once `stop_after` schedules failed (0: never).
+// Runs the schedules of `seeds` on worker threads; `tweak` adjusts the options every seed
+// derives. Stops early once `stop_after` schedules failed (0: never).
 template <class Storage = memory_storage>
-totals run_schedules(std::uint64_t first, std::uint64_t n, std::size_t steps,
+totals run_schedules(const std::vector<std::uint64_t>& seeds, std::size_t steps,
                      const std::function<void(sim_options&)>& tweak = {},
                      std::size_t stop_after = 0) {
+    const std::uint64_t n = seeds.size();
     const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
     const auto threads = static_cast<std::size_t>(
         std::max<std::uint64_t>(1, env_u64("RAFTPP_SIM_THREADS", std::min<std::size_t>(hw, 8))));
@@ -140,7 +176,7 @@ totals run_schedules(std::uint64_t first, std::uint64_t n, std::size_t steps,
     auto worker = [&] {
         for (std::uint64_t k; (k = next++) < n;) {
             if (stop_after != 0 && failed.load() >= stop_after) return;
-            sim_options o = options_for(first + k, steps);
+            sim_options o = options_for(seeds[k], steps);
             if (tweak) tweak(o);
             const sim_report r = basic_simulator<Storage>(std::move(o)).run();
             if (!r.ok()) ++failed;
@@ -157,6 +193,16 @@ totals run_schedules(std::uint64_t first, std::uint64_t n, std::size_t steps,
         return a.options.seed < b.options.seed;
     });
     return t;
+}
+
+// The schedules of seeds [first, first + n).
+template <class Storage = memory_storage>
+totals run_schedules(std::uint64_t first, std::uint64_t n, std::size_t steps,
+                     const std::function<void(sim_options&)>& tweak = {},
+                     std::size_t stop_after = 0) {
+    std::vector<std::uint64_t> seeds(n);
+    for (std::uint64_t k = 0; k < n; ++k) seeds[k] = first + k;
+    return run_schedules<Storage>(seeds, steps, tweak, stop_after);
 }
 
 bool mentions(const std::vector<std::string>& lines, std::string_view what) {
@@ -211,6 +257,8 @@ TEST_CASE("randomized fault schedules keep every safety and liveness property",
         CHECK(t.snapshots_restored > 0);
         CHECK(t.retired > 0);
         CHECK(t.writes_lost > 0);
+        CHECK(t.lease_schedules > 0);
+        CHECK(t.lease_reads_served > 0);
     }
 }
 
@@ -305,12 +353,12 @@ void crash_often_without_compaction(sim_options& o) {
     o.weights[static_cast<std::size_t>(sim_event::restart)] = 20;
 }
 
-// The first failing schedule of seeds 1..n under `broken`; its report must name the seed,
-// carry the step log, and replay identically from the seed.
+// The first failing schedule of `seeds` under `broken`; its report must name the seed, carry
+// the step log, and replay identically from the seed.
 template <class Storage = memory_storage>
-sim_report find_and_replay(const std::function<void(sim_options&)>& broken, std::uint64_t n,
-                           std::size_t steps) {
-    const totals t = run_schedules<Storage>(1, n, steps, broken, 1);
+sim_report find_and_replay(const std::function<void(sim_options&)>& broken,
+                           const std::vector<std::uint64_t>& seeds, std::size_t steps) {
+    const totals t = run_schedules<Storage>(seeds, steps, broken, 1);
     REQUIRE_FALSE(t.failures.empty());
     const sim_report& r = t.failures.front();
     INFO(r.describe());
@@ -324,6 +372,14 @@ sim_report find_and_replay(const std::function<void(sim_options&)>& broken, std:
     CHECK(again.failed_step == r.failed_step);
     CHECK(again.step_log == r.step_log);
     return r;
+}
+// Seeds 1..n.
+template <class Storage = memory_storage>
+sim_report find_and_replay(const std::function<void(sim_options&)>& broken, std::uint64_t n,
+                           std::size_t steps) {
+    std::vector<std::uint64_t> seeds(n);
+    for (std::uint64_t k = 0; k < n; ++k) seeds[k] = k + 1;
+    return find_and_replay<Storage>(broken, seeds, steps);
 }
 
 }  // namespace
@@ -345,6 +401,61 @@ TEST_CASE("the checks catch a storage policy that loses an acknowledged entry",
     CHECK((mentions(r.violations, "leader completeness") ||
            mentions(r.violations, "state machine safety") ||
            mentions(r.violations, "committed entry changed")));
+}
+
+// Lease-based reads (sim_options::lease_reads): with every clock within the drift the lease
+// tolerates, no read answered from a lease misses an entry committed before it was issued,
+// even under the skew and read rates of the unsafe self-test below. (The plain schedules test
+// runs lease schedules too, at from_seed()'s rates.)
+TEST_CASE("lease-based reads stay linearizable while clocks drift within the bound",
+          "[simulator][lease]") {
+    install_sim_abort_reporter();
+    const std::uint64_t first = std::max<std::uint64_t>(1, env_u64("RAFTPP_SIM_FIRST_SEED", 1));
+    const auto n = static_cast<std::size_t>(std::max<std::uint64_t>(
+        1, env_u64("RAFTPP_SIM_LEASE_RUNS", default_runs >= 2000 ? 200 : 24)));
+    const std::size_t steps = default_steps();
+    const auto start = std::chrono::steady_clock::now();
+    const totals t = run_schedules(lease_seeds(first, n), steps, [](sim_options& o) {
+        o.weights[static_cast<std::size_t>(sim_event::read_index)] = 24;
+        o.weights[static_cast<std::size_t>(sim_event::clock_skew)] = 9;
+    });
+    const auto secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "simulator, lease reads: " << t.describe() << "  wall time " << secs << " s\n";
+    for (std::size_t i = 0; i < t.failures.size(); ++i) {
+        const sim_report& r = t.failures[i];
+        // The weights above are this test's: it replays the schedule itself.
+        const std::string replay = raftpp::detail::concat(
+            "this test's schedule replays with RAFTPP_SIM_FIRST_SEED=", r.options.seed,
+            " RAFTPP_SIM_LEASE_RUNS=1",
+            steps != 3000 ? raftpp::detail::concat(" RAFTPP_SIM_STEPS=", steps) : std::string(),
+            " simulator_test \"[lease]\"\n");
+        if (i >= 5) {
+            FAIL_CHECK(replay << r.describe());
+            continue;
+        }
+        FAIL_CHECK(replay << r.describe() << "shortest failing prefix:\n"
+                          << minimize(r.options).describe());
+    }
+    CHECK(t.failures.empty());
+    CHECK(t.lease_schedules == t.schedules);
+    CHECK(t.events[static_cast<std::size_t>(sim_event::clock_skew)] > 0);
+    CHECK(t.lease_reads_served > 0);
+}
+
+// The same lease schedules with clocks drifting far past the bound (the leader slowed to half
+// speed and isolated while the others run at 1.5x, sim_options::lease_unsafe_skew): a deposed
+// leader answers a read from its lease after the new leader committed more, and the read
+// check must say so, with a seed that replays (RAFTPP_SIM_LEASE_SKEW=unsafe).
+TEST_CASE("the read check catches lease reads when clocks drift past the bound",
+          "[simulator][self-test][lease]") {
+    const sim_report r = find_and_replay(unsafe_lease_skew, lease_seeds(1, 200), 1500);
+    INFO(r.describe());
+    CHECK(mentions(r.violations, "linearizable read"));
+    CHECK(r.options.lease_reads);
+    CHECK(r.describe().find("lease_reads=true") != std::string::npos);
+    CHECK(r.options.replay().find("RAFTPP_SIM_LEASE_SKEW=unsafe") != std::string::npos);
+    CHECK(mentions(r.step_log, "unsafe lease skew"));
 }
 
 TEST_CASE("the liveness check catches a cluster that cannot replicate", "[simulator][self-test]") {

@@ -41,16 +41,14 @@ bool basic_simulator<Storage>::apply_event(sim_step& rec) {
         c_->restart(*id);
         return true;
     }
-    case sim_event::clock_skew: {
+    case sim_event::clock_skew: {  // rates in thousandths of a tick per step
         if (rng_.below(4) == 0) {
-            for (auto& cl : clocks_) cl.rate = 4;
+            for (auto& cl : clocks_) cl.rate = 1000;
             rec.a = any_node;
-            rec.b = 4;
+            rec.b = 1000;
             return true;
         }
-        rec.a = pick_from(ids_);
-        rec.b = 2 + rng_.below(5);  // 0.5x .. 1.5x
-        clocks_[rec.a].rate = rec.b;
+        skew_one_clock(rec);
         return true;
     }
     case sim_event::drop:
@@ -93,7 +91,10 @@ bool basic_simulator<Storage>::propose_event(sim_step& rec) {
 
 template <class Storage>
 bool basic_simulator<Storage>::read_event(sim_step& rec) {
-    const auto l = c_->leader();
+    // Half of the reads go to the leader (with unsafe lease skew: to the oldest node that
+    // still believes it leads, as a client that has not heard of a newer leader would), the
+    // rest anywhere.
+    const auto l = unsafe_lease_skew() ? oldest_leader() : c_->leader();
     const auto target = l && rng_.below(2) == 0 ? l : pick_live();
     if (!target) return false;
     const std::string ctx = "r" + std::to_string(report_.reads++);

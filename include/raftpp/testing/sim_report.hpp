@@ -17,6 +17,7 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/testing/cluster.hpp>
 #include <raftpp/testing/network.hpp>
+#include <raftpp/testing/sim_state_machine.hpp>
 #include <raftpp/types.hpp>
 
 namespace raftpp::testing {
@@ -69,6 +70,38 @@ struct sim_options {
     // The workaround for bug 2 before the core could refuse: the simulator proposes only
     // changes that keep a majority. Only for replaying schedules of that time (soak 2).
     bool only_majority_changes = false;
+    // Lease-based reads (config::read_only = lease_based, with check_quorum forced on): a
+    // leader answers a read from its commit index at once while its lease lasts (fewer than
+    // election_tick - max_clock_drift of its ticks since the heartbeat a quorum acknowledged),
+    // so the read check covers the lease. That is safe while no follower's clock outruns the
+    // leader's by more than (election_tick - 1) / (election_tick - max_clock_drift), 9/8 with
+    // the simulator's election_tick 10 and max_clock_drift 2: lease schedules keep every
+    // clock within 1000..lease_max_rate thousandths of a tick per step (clock_skew), each
+    // node's tick at a random phase. from_seed() turns it on for about a third of the
+    // check_quorum schedules (lease_reads_for()).
+    bool lease_reads = false;
+    // UNSAFE, to show that the read check catches a lease broken by clock drift: in lease
+    // schedules clock_skew sets rates of 0.5x .. 1.5x, far past what the lease tolerates, and
+    // half of the time (when there is a leader) slows the leader to 0.5x, speeds every other
+    // node to 1.5x and isolates the leader, which then serves reads from a lease its former
+    // followers no longer honour; reads then go to the node leading at the lowest term rather
+    // than to the newest leader. Only with lease_reads. RAFTPP_SIM_LEASE_SKEW=unsafe in
+    // simulator_test.
+    bool lease_unsafe_skew = false;
+    static constexpr int election_tick = 10;   // every node's config::election_tick
+    static constexpr int max_clock_drift = 2;  // and config::max_clock_drift (lease schedules)
+    // The fastest clock of a lease schedule, in thousandths of a tick per step: below
+    // 1000 * (election_tick - 1) / (election_tick - max_clock_drift) = 1125.
+    static constexpr std::uint64_t lease_max_rate = 1120;
+    static_assert(lease_max_rate * (election_tick - max_clock_drift) < 1000 * (election_tick - 1));
+
+    // Whether from_seed(seed) runs lease-based reads: a third of its check_quorum schedules,
+    // picked by a hash of the seed rather than by from_seed's draws, so that the other options
+    // of every seed stay what they were before lease schedules existed.
+    static bool lease_reads_for(std::uint64_t seed) noexcept {
+        const bool check_quorum = ((seed / 3) % 8 & 2) != 0;  // as from_seed() draws it
+        return check_quorum && detail::mix64(seed ^ 0x1ea5e2eadULL) % 3 == 0;
+    }
 
     void expose(int bug) {
         if (bug == 2) keep_voter_majority = false;
@@ -80,8 +113,12 @@ struct sim_options {
             "RAFTPP_SIM_SEED=", seed,
             steps != 3000 ? raftpp::detail::concat(" RAFTPP_SIM_STEPS=", steps) : std::string(),
             exposed().empty() ? std::string() : " RAFTPP_SIM_BUGS=" + exposed(),
+            lease_reads && lease_unsafe_skew ? " RAFTPP_SIM_LEASE_SKEW=unsafe" : "",
             on_restart || after_heal ? " (and the same hooks)" : "",
-            only_majority_changes ? " (and only_majority_changes)" : "");
+            only_majority_changes ? " (and only_majority_changes)" : "",
+            lease_reads != lease_reads_for(seed)
+                ? (lease_reads ? " (and lease_reads)" : " (and lease_reads off)")
+                : "");
     }
     // The bugs exposed, as RAFTPP_SIM_BUGS spells them ("2"); empty when none.
     std::string exposed() const { return keep_voter_majority ? "" : "2"; }
@@ -120,13 +157,15 @@ struct sim_options {
 
     // Every option from the seed: nodes cycles 3, 5, 7; (pre_vote, check_quorum,
     // async_writes) cycles through all 8 combinations every 24 seeds; rates, bounds and
-    // weights are drawn around the defaults.
+    // weights are drawn around the defaults; lease_reads as lease_reads_for() says.
     static sim_options from_seed(std::uint64_t seed, std::size_t steps = 3000);
 
     std::string describe() const {
         return raftpp::detail::concat(
             "nodes=", nodes, " steps=", steps, " pre_vote=", pre_vote, " check_quorum=",
-            check_quorum, " async_writes=", async_writes, " event_rate=", event_rate,
+            check_quorum, " lease_reads=", lease_reads,
+            lease_reads && lease_unsafe_skew ? " (UNSAFE clock skew)" : "",
+            " async_writes=", async_writes, " event_rate=", event_rate,
             " max_drop=", max_drop, " max_duplicate=", max_duplicate, " max_delay=", max_delay,
             " snapshot_interval=", snapshot_interval, " retain=", compaction_retain,
             exposed().empty() ? std::string() : " bugs exposed=" + exposed());
@@ -241,9 +280,12 @@ inline std::string sim_step::describe() const {
     case sim_event::crash:
     case sim_event::restart:
     case sim_event::isolate: return concat(head, " n", a);
-    case sim_event::clock_skew:
-        return concat(head, a == any_node ? std::string(" all nodes") : concat(" n", a), " tick ",
-                      b, "/4 per step");
+    case sim_event::clock_skew:  // b: the rate, in thousandths of a tick per step
+        return concat(head, a == any_node ? std::string(" all nodes") : concat(" n", a),
+                      " clock at ", b / 1000, ".", b % 1000 / 100, b % 100 / 10, b % 10,
+                      " ticks per step",
+                      c ? concat(", the others' at 1.500, n", a, " isolated (unsafe lease skew)")
+                        : std::string());
     case sim_event::drop:
     case sim_event::duplicate: return concat(head, " ", link(), " rate ", c, "%");
     case sim_event::delay:

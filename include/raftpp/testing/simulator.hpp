@@ -52,6 +52,7 @@ inline sim_options sim_options::from_seed(std::uint64_t seed, std::size_t steps)
     o.pre_vote = (combo & 1) != 0;
     o.check_quorum = (combo & 2) != 0;
     o.async_writes = (combo & 4) != 0;
+    o.lease_reads = sim_options::lease_reads_for(seed);  // no draw from rng below
     detail::xoshiro256ss rng(detail::mix64(seed ^ 0x0f7e5eedULL));
     o.event_rate = 0.1 + 0.3 * rng.uniform01();
     o.max_drop = 0.05 + 0.35 * rng.uniform01();
@@ -111,7 +112,9 @@ public:
     using cluster_type = cluster<null_logger, Storage>;
 
     explicit basic_simulator(sim_options opts)
-        : opts_(std::move(opts)), rng_(detail::mix64(opts_.seed) ^ 0x51a5eedULL) {}
+        : opts_(std::move(opts)),
+          rng_(detail::mix64(opts_.seed) ^ 0x51a5eedULL),
+          phase_rng_(detail::mix64(opts_.seed ^ 0x9a5e5eedULL)) {}
     basic_simulator(const basic_simulator&) = delete;
     basic_simulator& operator=(const basic_simulator&) = delete;
 
@@ -148,12 +151,16 @@ private:
         basic_cluster_options<Storage> co;
         for (node_id id = 1; id <= opts_.nodes; ++id) co.voters.push_back(id);
         co.seed = opts_.seed;
-        co.base.election_tick = 10;
+        co.base.election_tick = sim_options::election_tick;
         co.base.heartbeat_tick = 1;
         co.base.max_size_per_msg = opts_.max_size_per_msg;
         co.base.max_inflight_msgs = opts_.max_inflight_msgs;
         co.base.pre_vote = opts_.pre_vote;
-        co.base.check_quorum = opts_.check_quorum;
+        co.base.check_quorum = opts_.check_quorum || opts_.lease_reads;
+        if (opts_.lease_reads) {
+            co.base.read_only = read_only_option::lease_based;
+            co.base.max_clock_drift = sim_options::max_clock_drift;
+        }
         co.base.async_storage_writes = opts_.async_writes;
         co.base.keep_voter_majority = opts_.keep_voter_majority;
         co.auto_complete_writes = false;
@@ -192,7 +199,7 @@ private:
     void liveness() {
         log_.push({step_, sim_event::liveness, 0, 0, 0, {}});
         c_->net().heal();
-        for (auto& cl : clocks_) cl = {4, 0};
+        for (auto& cl : clocks_) cl = {1000, 0};
         for (node_id id : ids_)
             if (!c_->alive(id) && !c_->retired(id)) c_->restart(id);
         if (opts_.after_heal) opts_.after_heal(c_->net());
@@ -267,8 +274,36 @@ private:
         for (node_id id : ids_) {
             if (!c_->alive(id)) continue;
             clock& cl = clocks_[id];
-            for (cl.acc += cl.rate; cl.acc >= 4; cl.acc -= 4) c_->tick(id);
+            for (cl.acc += cl.rate; cl.acc >= 1000; cl.acc -= 1000) c_->tick(id);
         }
+    }
+
+    // A clock_skew on one node: which node (rec.a) and its new rate (rec.b, in thousandths of
+    // a tick per step). Schedules without lease reads: any node, 0.5x .. 1.5x in quarters.
+    // Lease schedules: any node, within what the lease tolerates (sim_options::lease_reads),
+    // with the same draws. Unsafe lease skew (sim_options::lease_unsafe_skew), half of the
+    // time when there is a leader: the leader's clock slows to 0.5x, every other clock speeds
+    // to 1.5x and the leader is isolated, so that the others elect a new leader while its
+    // lease still runs (rec.c = 1); otherwise any node at 0.5x .. 1.5x.
+    void skew_one_clock(sim_step& rec) {
+        if (unsafe_lease_skew()) {
+            if (const auto l = c_->leader(); l && rng_.below(2) == 0) {
+                rec.a = *l;
+                rec.b = 500;
+                rec.c = 1;
+                for (node_id id : ids_) clocks_[id].rate = id == *l ? 500 : 1500;
+                c_->net().isolate(*l);
+                return;
+            }
+            rec.a = pick_from(ids_);
+            rec.b = 500 + rng_.below(1001);
+        } else {
+            rec.a = pick_from(ids_);
+            rec.b = opts_.lease_reads
+                        ? 1000 + rng_.below(sim_options::lease_max_rate - 1000 + 1)
+                        : 250 * (2 + rng_.below(5));
+        }
+        clocks_[rec.a].rate = rec.b;
     }
 
     void complete_some_writes() {
@@ -349,12 +384,27 @@ private:
 
     // --- helpers --------------------------------------------------------------------------
 
+    bool unsafe_lease_skew() const { return opts_.lease_reads && opts_.lease_unsafe_skew; }
+    // The live node that believes it leads at the lowest term.
+    std::optional<node_id> oldest_leader() const {
+        std::optional<node_id> best;
+        for (node_id id : ids_) {
+            if (!c_->alive(id) || c_->node(id).raft().role() != role::leader) continue;
+            if (!best || c_->node(id).raft().term() < c_->node(*best).raft().term()) best = id;
+        }
+        return best;
+    }
+
     struct clock {
-        std::uint64_t rate = 4;  // quarter ticks per step
-        std::uint64_t acc = 0;
+        std::uint64_t rate = 1000;  // thousandths of a tick per step
+        std::uint64_t acc = 0;      // thousandths of a tick since the last one
     };
+    // In lease schedules a node's ticks start at a random phase, so that tick boundaries
+    // differ between nodes (drawn from phase_rng_: rng_'s draws stay those of the schedule
+    // without leases).
     void add_clock(node_id id) {
         if (clocks_.size() <= id) clocks_.resize(id + 1);
+        if (opts_.lease_reads) clocks_[id].acc = phase_rng_.below(1000);
     }
 
     // A uniformly drawn member for which pred holds.
@@ -432,6 +482,7 @@ private:
 
     sim_options opts_;
     detail::xoshiro256ss rng_;
+    detail::xoshiro256ss phase_rng_;  // lease schedules' clock phases only
     std::unique_ptr<cluster_type> c_;
     std::vector<node_id> ids_;        // every member ever, ascending
     std::vector<clock> clocks_;       // by node id
