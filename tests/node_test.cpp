@@ -162,7 +162,12 @@ TEST_CASE("node: a learner is added, promoted; a member is removed; leadership m
 }
 
 TEST_CASE("node: reads through async_read_index are linearizable", "[node][lin]") {
-    node_cluster c(3);
+    // Safe reads (heartbeat rounds), then lease-based reads (answered from the leader lease).
+    const bool lease = GENERATE(false, true);
+    CAPTURE(lease);
+    node_options opts = fast_node_options();
+    if (lease) opts.raft.read_only = read_only_option::lease_based;
+    node_cluster c(3, opts);
     c.start_all_new();
     (void)c.wait_leader();
     const std::uint64_t seed = std::random_device{}();
