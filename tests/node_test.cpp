@@ -93,6 +93,17 @@ TEST_CASE("node: the leader stops, a new one is elected, the old one restarts fr
     CHECK(next != old);
     CHECK(c.node(next).status().term > old_term);
     REQUIRE(run_puts(c, next, 4, 100, 1001) == 0);
+    {
+        // Metrics an operator reads: the leader change seen, every sync timed, the messages
+        // to the stopped member dropped.
+        const node_status s = c.node(next).status();
+        CHECK(s.leader_changes >= 1);
+        std::uint64_t timed = 0;
+        for (auto n : s.sync_buckets) timed += n;
+        CHECK(timed == s.syncs);
+        CHECK(s.syncs > 0);
+        CHECK(s.sync_nanoseconds > 0);
+    }
     c.restart(old);
     REQUIRE(c.wait_converged());
     CHECK(c.sm(old).data() == c.sm(next).data());

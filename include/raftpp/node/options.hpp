@@ -1,6 +1,7 @@
 // The options of raftpp::node and the status it reports.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +77,20 @@ struct node_status {
     std::uint64_t entries_persisted = 0;   // entries written to the storage
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_restored = 0;  // from the leader or at start
+
+    // Storage syncs by duration, as etcd's wal_fsync_duration_seconds: sync_buckets[k] counts
+    // the syncs that took more than sync_bucket_bounds[k - 1] and at most sync_bucket_bounds[k]
+    // seconds (the last, more than the largest bound); sync_nanoseconds is their total.
+    static constexpr std::array<double, 14> sync_bucket_bounds = {
+        0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
+        0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192};
+    std::array<std::uint64_t, sync_bucket_bounds.size() + 1> sync_buckets{};
+    std::uint64_t sync_nanoseconds = 0;
+    // Messages the transport dropped (a full queue, a peer down), all peers together; updated
+    // once a tick.
+    std::uint64_t messages_dropped = 0;
+    // Leaders this node has seen come and go (the leader it knows changed to another node).
+    std::uint64_t leader_changes = 0;
 };
 
 }  // namespace raftpp

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -346,6 +347,7 @@ private:
             ++ticks_;
         }
         retire_peers();
+        count_drops();
         this->expire(now);
         this->retry_reads(*raw_, now, opts_.read_retry);
         if (removed_ && ++ticks_since_removed_ > 2 * opts_.raft.election_tick) {
@@ -399,7 +401,9 @@ private:
         } else {
             counters_.syncs += rd.must_sync ? 1 : 0;
             counters_.entries_persisted += rd.entries.size();
+            const auto t0 = clock::now();
             if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready"), false;
+            if (rd.must_sync) record_sync(clock::now() - t0);
         }
         ++counters_.cycles;
         if (!is_empty(*snap)) {
@@ -423,14 +427,39 @@ private:
         sync_in_flight_ = true;
         ++counters_.syncs;
         boost::asio::post(*sync_pool_, [s = this->shared_from_this(), t = std::move(*t)]() mutable {
+            const auto t0 = clock::now();
             const result<void> r = t.run();
+            const auto took = clock::now() - t0;
             // The strand's handler takes the reference: this thread must never hold the last.
             auto& strand = s->strand_;
-            boost::asio::post(strand, [s = std::move(s), r] { s->on_synced(r); });
+            boost::asio::post(strand, [s = std::move(s), r, took] { s->on_synced(r, took); });
         });
     }
 
-    void on_synced(result<void> r) {
+    void count_drops() {
+        if constexpr (requires(Transport& t) { t.stats(node_id{}); }) {
+            std::uint64_t dropped = 0;
+            for (const member& m : members_.members()) {
+                if (m.id == id_) continue;
+                if (auto st = transport_.stats(m.id)) dropped += st->dropped_full + st->dropped_down;
+            }
+            // Peers removed take their counts with them: the total never goes back.
+            counters_.messages_dropped = std::max(counters_.messages_dropped, dropped);
+        }
+    }
+
+    void record_sync(clock::duration took) {
+        const double secs = std::chrono::duration<double>(took).count();
+        const auto& bounds = node_status::sync_bucket_bounds;
+        std::size_t k = 0;
+        while (k < bounds.size() && secs > bounds[k]) ++k;
+        ++counters_.sync_buckets[k];
+        counters_.sync_nanoseconds +=
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    }
+
+    void on_synced(result<void> r, clock::duration took) {
+        record_sync(took);
         sync_in_flight_ = false;
         if (!running()) return;
         if (!r) return fail(r.error(), "syncing the WAL");
@@ -686,6 +715,17 @@ private:
         s.entries_persisted = counters_.entries_persisted;
         s.snapshots_taken = counters_.snapshots_taken;
         s.snapshots_restored = counters_.snapshots_restored;
+        s.sync_buckets = counters_.sync_buckets;
+        s.sync_nanoseconds = counters_.sync_nanoseconds;
+        s.messages_dropped = counters_.messages_dropped;
+        if (raw_) {
+            const node_id lead = raw_->raft().lead();
+            if (lead != none && lead != last_leader_) {
+                if (last_leader_ != none) ++counters_.leader_changes;
+                last_leader_ = lead;
+            }
+        }
+        s.leader_changes = counters_.leader_changes;
         s.proposals_applied = this->counters().proposals_applied;
         s.proposals_failed = this->counters().proposals_failed;
         s.reads_completed = this->counters().reads_completed;
@@ -695,7 +735,12 @@ private:
     struct cycle_counters {
         std::uint64_t cycles = 0, syncs = 0, entries_persisted = 0;
         std::uint64_t snapshots_taken = 0, snapshots_restored = 0;
+        std::array<std::uint64_t, node_status::sync_bucket_bounds.size() + 1> sync_buckets{};
+        std::uint64_t sync_nanoseconds = 0;
+        std::uint64_t messages_dropped = 0;
+        std::uint64_t leader_changes = 0;
     };
+    node_id last_leader_ = none;
 
     strand_type strand_;
     node_options opts_;
