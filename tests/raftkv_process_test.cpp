@@ -39,17 +39,22 @@ std::optional<std::string> get(kv_cluster& c, std::size_t i, const std::string& 
     return r->body();
 }
 
+// Starts every member and returns the one that leads, or fails with the members' logs.
+std::size_t start_with_leader(kv_cluster& c) {
+    REQUIRE_FALSE(raftkv_bin().empty());
+    c.start_all();
+    const auto lead = c.wait_leader();
+    if (!lead) FAIL("no leader within the deadline\n" << c.logs());
+    return *lead;
+}
+
 }  // namespace
 
 TEST_CASE("raftkv: three processes serve the API; a leader killed with SIGKILL is replaced and "
           "catches up when restarted",
           "[raftkv][process]") {
-    REQUIRE_FALSE(raftkv_bin().empty());
     kv_cluster c(3);
-    c.start_all();
-    const auto lead = c.wait_leader();
-    INFO(c.logs());
-    REQUIRE(lead);
+    const std::optional<std::size_t> lead = start_with_leader(c);
     const std::size_t follower = (*lead + 1) % 3;
 
     // Writes through a follower are proposed through raft, not redirected.
@@ -96,12 +101,8 @@ TEST_CASE("raftkv: three processes serve the API; a leader killed with SIGKILL i
 
 TEST_CASE("raftkv: bad requests get a 4xx with a message; status, members and metrics answer",
           "[raftkv][process]") {
-    REQUIRE_FALSE(raftkv_bin().empty());
     kv_cluster c(3);
-    c.start_all();
-    const auto lead = c.wait_leader();
-    INFO(c.logs());
-    REQUIRE(lead);
+    const std::optional<std::size_t> lead = start_with_leader(c);
 
     CHECK(code(c.request(*lead, verb::get, "/nowhere")) == 404);
     CHECK(code(c.request(*lead, verb::post, "/kv/x", "v")) == 405);
@@ -137,12 +138,8 @@ TEST_CASE("raftkv: bad requests get a 4xx with a message; status, members and me
 
 TEST_CASE("raftkv: SIGTERM stops a member cleanly and it restarts with its data",
           "[raftkv][process]") {
-    REQUIRE_FALSE(raftkv_bin().empty());
     kv_cluster c(3);
-    c.start_all();
-    const auto lead = c.wait_leader();
-    INFO(c.logs());
-    REQUIRE(lead);
+    const std::optional<std::size_t> lead = start_with_leader(c);
     CHECK(put(c, *lead, "kept", "yes") == 204);
     const std::size_t f = (*lead + 1) % 3;
     REQUIRE(poll_until([&] { return get(c, f, "kept", "?serializable") == "yes"; }, 5s));
