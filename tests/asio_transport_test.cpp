@@ -201,6 +201,37 @@ TEST_CASE("a stopped listener is reported unreachable, its messages dropped and 
     for (std::uint64_t i = 0; i < 10; ++i) CHECK(b2.received[i].reject_hint == 100 + i);
 }
 
+// A restarted member dials the leader at once; the leader's own link to it would wait out its
+// backoff (up to backoff_max) and leave the member without appends meanwhile. An inbound
+// handshake from the node says it is up: the link redials now.
+TEST_CASE("a peer that dials us is redialled at once, not after the backoff", "[net]") {
+    boost::asio::io_context io;
+    auto oa = test_options(1);
+    oa.backoff_min = 30s;
+    oa.backoff_max = 60s;
+    endpoint a(io, oa);
+    // Node 2's port, closed: a's first dial is refused and its redial waits 30 s.
+    tcp::endpoint b_ep;
+    {
+        auto probe = std::make_unique<endpoint>(io, test_options(2));
+        b_ep = probe->ep();
+        bool stopped = false;
+        probe->t.async_stop([&] { stopped = true; });
+        REQUIRE(run_until(io, [&] { return stopped; }));
+    }
+    REQUIRE(a.t.add_peer(2, b_ep));
+    REQUIRE(run_until(io, [&] { return a.stats(2).dial_failures == 1; }));
+
+    auto ob = test_options(2);
+    ob.listen = b_ep;
+    endpoint b(io, ob);
+    REQUIRE(b.t.add_peer(1, a.ep()));
+    // Well before the 30 s backoff: b's handshake to a made a dial b again.
+    REQUIRE(run_until(io, [&] { return a.stats(2).connected; }, 5s));
+    a.t.send(small_message(1, 2, 1));
+    REQUIRE(run_until(io, [&] { return b.received.size() == 1; }));
+}
+
 TEST_CASE("update_peer moves a peer to a new address", "[net]") {
     boost::asio::io_context io;
     endpoint a(io, test_options(1)), b(io, test_options(2)), b_new(io, test_options(2));

@@ -260,7 +260,16 @@ public:
             inbound_.erase(old.get());
         }
         slot = c;
-        return find(c->from());
+        auto p = find(c->from());
+        // The node is up (it dialled us: a restart, a healed partition). Waiting out our redial
+        // backoff, up to backoff_max, would leave it without our messages meanwhile: dial now.
+        // The backoff itself is kept, so a peer that keeps failing is not dialled in a loop.
+        if (p && !stopped_ && !p->removed && !p->conn.lock()) {
+            p->retry.cancel();
+            p->queue.set_dialing();
+            dial(p);
+        }
+        return p;
     }
 
     void on_inbound_closed(const inbound* c) {
