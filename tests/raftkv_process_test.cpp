@@ -155,6 +155,56 @@ TEST_CASE("raftkv: SIGTERM stops a member cleanly and it restarts with its data"
     CHECK(poll_until([&] { return get(c, f, "kept", "?serializable") == "yes"; }, 10s));
 }
 
+TEST_CASE("raftkv: a member added with POST /members joins with --initial-cluster-state "
+          "existing and catches up; a removed one leaves",
+          "[raftkv][process]") {
+    kv_cluster c(3);
+    const std::optional<std::size_t> lead = start_with_leader(c);
+    for (int i = 0; i < 20; ++i) CHECK(put(c, *lead, "j" + std::to_string(i), std::to_string(i)) == 204);
+
+    const std::size_t n4 = c.add_slot();
+    const std::string url = "http://127.0.0.1:" + std::to_string(c.at(n4).peer_port);
+    auto added = c.request(*lead, verb::post, "/members", R"({"peer_url": ")" + url + R"(", "name": "n4"})");
+    REQUIRE(added);
+    REQUIRE(added->result() == status::ok);
+    const auto after = boost::json::parse(added->body()).as_object();
+    CHECK(after.at("members").as_array().size() == 4);
+    const std::string cluster_id(after.at("cluster_id").as_string());
+
+    // Without the cluster id a join is refused at once, saying what is missing.
+    {
+        process p({raftkv_bin(), "--name=n4", "--data-dir=" + (c.dir() / "n4-no-id").string(),
+                   "--initial-cluster-state=existing", "--initial-cluster=n4=" + url},
+                  c.dir() / "n4-no-id.log");
+        const auto st = p.wait(10s);
+        REQUIRE(st);
+        CHECK(WEXITSTATUS(*st) != 0);
+        CHECK(p.log().find("--initial-cluster-id") != std::string::npos);
+    }
+
+    c.start(n4, "existing", {"--initial-cluster-id=" + cluster_id});
+    CHECK(poll_until([&] { return get(c, n4, "j19", "?serializable") == "19"; }, 15s));
+    CHECK(put(c, n4, "from-n4", "yes") == 204);
+    CHECK(get(c, *lead, "from-n4") == "yes");
+    auto s4 = c.status(n4);
+    REQUIRE(s4);
+    CHECK(s4->at("members").as_int64() == 4);
+
+    // Restarted, it comes back from its WAL (the flags need not name the cluster again).
+    c.at(n4).proc->signal(SIGKILL);
+    REQUIRE(c.at(n4).proc->wait(5s));
+    c.start(n4, "existing");
+    CHECK(poll_until([&] { return get(c, n4, "from-n4", "?serializable") == "yes"; }, 15s));
+
+    // Removed, the cluster goes on with three.
+    const std::string id4(s4->at("id").as_string());
+    auto removed = c.request(*lead, verb::delete_, "/members/" + id4);
+    REQUIRE(removed);
+    CHECK(removed->result() == status::ok);
+    CHECK(boost::json::parse(removed->body()).as_object().at("members").as_array().size() == 3);
+    CHECK(put(c, *lead, "after-removal", "ok") == 204);
+}
+
 TEST_CASE("raftkv: a bad flag is named, with a non-zero exit; --help lists the flags",
           "[raftkv][process]") {
     REQUIRE_FALSE(raftkv_bin().empty());

@@ -149,7 +149,20 @@ public:
     std::size_t size() const { return members_.size(); }
     member& at(std::size_t i) { return members_.at(i); }
 
-    void start(std::size_t i, const std::string& state = "new") {
+    // A slot for a member added later (POST /members): its ports, its name in --initial-cluster
+    // for the processes started from now on. Returns its index.
+    std::size_t add_slot() {
+        const auto ports = free_ports(2);
+        member m;
+        m.name = "n" + std::to_string(members_.size() + 1);
+        m.peer_port = ports[0];
+        m.client_port = ports[1];
+        initial_ += "," + m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
+        members_.push_back(std::move(m));
+        return members_.size() - 1;
+    }
+
+    void start(std::size_t i, const std::string& state = "new", std::vector<std::string> more = {}) {
         member& m = members_.at(i);
         std::vector<std::string> argv{raftkv_bin(),
                                       "--name=" + m.name,
@@ -161,6 +174,7 @@ public:
                                       "--heartbeat-interval=20",
                                       "--election-timeout=200"};
         argv.insert(argv.end(), extra_.begin(), extra_.end());
+        argv.insert(argv.end(), more.begin(), more.end());
         m.proc = std::make_unique<process>(argv, dir_ / (m.name + ".log"));
         ++m.starts;
         m.client = std::make_unique<http::client>("127.0.0.1", m.client_port);

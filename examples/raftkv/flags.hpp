@@ -30,6 +30,9 @@ struct options {
     // "new" or "existing" (etcd's meaning: "existing" joins a running cluster).
     std::string initial_cluster_state = "new";
     std::string initial_cluster_token = "raftkv-cluster";
+    // Joining (--initial-cluster-state=existing): the running cluster's id, in hex, as
+    // POST /members answers it; 0 when not given.
+    std::uint64_t initial_cluster_id = 0;
     // Applied entries between two snapshots; > 0.
     std::uint64_t snapshot_count = 10000;
     // The raft tick: heartbeat_tick is 1, so one tick is one heartbeat interval.
@@ -292,6 +295,17 @@ inline const std::vector<flag_spec>& flag_table() {
          [](const options& d) { return text_default(d.initial_cluster_token); },
          [](options& o, std::string_view v) {
              o.initial_cluster_token = std::string(v);
+             return std::string();
+         }},
+        {"--initial-cluster-id", "", "HEX",
+         "joining: the running cluster's id (POST /members answers it)",
+         [](const options&) { return std::string("none"); },
+         [](options& o, std::string_view v) {
+             std::uint64_t id = 0;
+             const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), id, 16);
+             if (ec != std::errc{} || p != v.data() + v.size() || id == 0)
+                 return "must be a non-zero hexadecimal cluster id, got " + quoted(v);
+             o.initial_cluster_id = id;
              return std::string();
          }},
         {"--snapshot-count", "", "N", "applied entries between snapshots",

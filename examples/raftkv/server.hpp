@@ -74,7 +74,7 @@ public:
         const auto state = opts_.initial_cluster_state == "existing"
                                ? raftpp::cluster_state::existing
                                : raftpp::cluster_state::new_cluster;
-        auto boot = raftpp::start_member<>(opts_.data_dir, members_, opts_.name, state);
+        auto boot = start(self, state);
         peer_acceptor_.emplace(detail::listen_at(io_, detail::resolve_numeric(opts_.listen_peer)));
         client_acceptor_.emplace(detail::listen_at(io_, detail::resolve_numeric(opts_.listen_client)));
 
@@ -115,6 +115,24 @@ public:
     }
 
     kv_node& node() { return *node_; }
+
+    // etcd's choice. A restart checks the WAL's member id, and its cluster id when the flags
+    // name one: a member that joined was not part of --initial-cluster's bootstrap, so the id
+    // derived from that list is not its cluster's. A join takes --initial-cluster-id.
+    raftpp::member_boot<raftpp::wal_storage<>> start(const raftpp::member& self, raftpp::cluster_state state) {
+        if (raftpp::wal_storage<>::exists(opts_.data_dir)) {
+            const std::uint64_t cid = opts_.initial_cluster_id != 0   ? opts_.initial_cluster_id
+                                      : state == raftpp::cluster_state::new_cluster ? members_.cluster_id()
+                                                                                   : 0;
+            return raftpp::start_restart<>(opts_.data_dir, raftpp::wal_identity{self.id, cid});
+        }
+        if (state == raftpp::cluster_state::existing && opts_.initial_cluster_id == 0)
+            throw std::system_error(make_error_code(raftpp::errc::invalid_config),
+                                    "joining a running cluster (--initial-cluster-state=existing) "
+                                    "needs --initial-cluster-id, which POST /members answers");
+        return raftpp::start_member<>(opts_.data_dir, members_, opts_.name, state,
+                                      opts_.initial_cluster_id);
+    }
     const kv_store& store() const { return kv_; }
     boost::asio::ip::tcp::endpoint client_endpoint() const { return http_->local_endpoint(); }
 
