@@ -253,7 +253,7 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
     for (const char* flag : {"--name", "--data-dir", "--listen-peer", "--listen-peer-urls",
                              "--listen-client", "--listen-client-urls", "--initial-cluster",
                              "--initial-cluster-state", "--initial-cluster-token",
-                             "--snapshot-count", "--heartbeat-interval", "--election-timeout",
+                             "--initial-cluster-id", "--snapshot-count", "--heartbeat-interval", "--election-timeout",
                              "--max-request-bytes", "--max-key-bytes", "--help", "-h"}) {
         CAPTURE(flag);
         auto at = text.find(std::string(" ") + flag);
@@ -271,7 +271,22 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
     // Every flag line names exactly one default, except --help's.
     std::size_t lines = 0;
     for (std::size_t at = 0; (at = text.find("\n  --", at)) != std::string::npos; ++at) ++lines;
-    CHECK(lines == 13);
+    CHECK(lines == 14);
+}
+
+TEST_CASE("--initial-cluster-id takes a non-zero hexadecimal id", "[raftkv][flags]") {
+    const char* ok[] = {"raftkv", "--initial-cluster-id=66484f09f88385e9"};
+    auto r = parse_flags(2, ok);
+    REQUIRE(r.error.empty());
+    CHECK(r.opts.initial_cluster_id == 0x66484f09f88385e9ULL);
+    CHECK(parse_flags(1, ok).opts.initial_cluster_id == 0);
+    for (const char* bad : {"--initial-cluster-id=0", "--initial-cluster-id=xyz",
+                            "--initial-cluster-id=12 ", "--initial-cluster-id=1ffffffffffffffff"}) {
+        CAPTURE(bad);
+        const char* argv[] = {"raftkv", bad};
+        const auto e = parse_flags(2, argv).error;
+        CHECK(e.rfind("--initial-cluster-id", 0) == 0);
+    }
 }
 
 TEST_CASE("counter and gauge values", "[raftkv][metrics]") {
