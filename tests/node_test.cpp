@@ -127,6 +127,10 @@ TEST_CASE("node: a learner is added, promoted; a member is removed; leadership m
     REQUIRE(after_add.find(m4.id) != nullptr);
     CHECK(after_add.find(m4.id)->is_learner);
     CHECK(after_add.find(m4.id)->peer_urls == m4.peer_urls);
+    // Not running yet, it has none of the log: the leader refuses to make it a voter.
+    callback_result<ec_t, cluster_members> early;
+    c.node(lead).async_propose_conf_change({member_change_type::promote, m4}, early.handler());
+    CHECK(std::get<0>(get_within(early.f)) == errc::learner_not_ready);
     c.start_join(n4);
     REQUIRE(c.wait_converged());
     CHECK(c.sm(n4).data() == c.sm(lead).data());

@@ -241,6 +241,7 @@ private:
         if (ec == errc::timed_out) st = status::gateway_timeout;
         else if (ec == errc::too_many_requests) st = status::too_many_requests;
         else if (ec == errc::invalid_argument || ec == errc::unknown_member) st = status::bad_request;
+        else if (ec == errc::learner_not_ready) st = status::conflict;
         return http::error_response(req, st, ec.message());
     }
 

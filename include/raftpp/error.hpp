@@ -44,6 +44,7 @@ enum class errc {
     member_removed,
     leader_transfer_failed,
     unknown_member,
+    learner_not_ready,
 };
 
 namespace detail {
@@ -77,6 +78,7 @@ public:
         case errc::member_removed: return "this member was removed from the cluster";
         case errc::leader_transfer_failed: return "leadership transfer failed";
         case errc::unknown_member: return "no such member in the cluster";
+        case errc::learner_not_ready: return "the learner is not in sync with the leader yet";
         }
         return "unknown raftpp error";
     }

@@ -288,6 +288,7 @@ private:
             cc.type = conf_change_type::add_node;
             if (known == nullptr) bad = make_error_code(errc::unknown_member);
             else if (!known->is_learner) bad = make_error_code(errc::invalid_argument);
+            else if (!learner_ready(ch.m.id)) bad = make_error_code(errc::learner_not_ready);
             else ch.m = *known, ch.m.is_learner = false;
             break;
         case member_change_type::remove:
@@ -306,6 +307,18 @@ private:
             raw_->raft().role() == role::leader ? raw_->raft().log().last_index() : 0;
         this->add_conf_op(seq, std::move(h), deadline(), at);
         run_cycles();
+    }
+
+    // etcd's isLearnerReady: on the leader, a learner may become a voter once it has 90 % of
+    // the leader's log; a voter far behind would weaken the quorum. Elsewhere the leader's
+    // progress is unknown and the change goes through.
+    bool learner_ready(node_id id) const {
+        const auto& r = raw_->raft();
+        if (r.role() != role::leader) return true;
+        const auto* learner = r.tracker().progress(id);
+        const auto* self = r.tracker().progress(id_);
+        if (learner == nullptr || self == nullptr) return true;
+        return static_cast<double>(learner->match) >= 0.9 * static_cast<double>(self->match);
     }
 
     void do_transfer(node_id target, done_handler h) {
