@@ -661,7 +661,8 @@ TEST_CASE("lease-based reads stay linearizable with clocks skewed within max_clo
 // Beyond the bound the lease is unsafe, and the checker shows it: with the leader's clock at
 // an eighth of the followers' rate (RAFTPP_LIN_SLOW_LEADER per mille) its lease outlives their
 // election timeout many times over (no drift allowed for), and a few of these runs serve a
-// stale read (4 of the 100). The same runs with safe reads are linearizable.
+// stale read (4 of the first 100 seeds; the case stops at the first, seed 15, unless
+// RAFTPP_LIN_VERBOSE asks for the count). The same runs with safe reads are linearizable.
 TEST_CASE("clock skew beyond max_clock_drift makes lease reads stale (unsafe, caught)",
           "[lease][linearizability][kv][cluster][skew]") {
     std::size_t caught = 0;
@@ -679,6 +680,7 @@ TEST_CASE("clock skew beyond max_clock_drift makes lease reads stale (unsafe, ca
         o.lease_reads = false;
         o.check_quorum = true;
         CHECK(run_kv(seed, o).lin.ok());
+        if (caught != 0 && !std::getenv("RAFTPP_LIN_VERBOSE")) break;
     }
     CHECK(caught >= 1);
     if (std::getenv("RAFTPP_LIN_VERBOSE"))
