@@ -44,6 +44,7 @@ TEST_CASE("no flags gives etcd-like defaults, derived from the name", "[raftkv][
     CHECK(o.heartbeat_interval_ms == 100);
     CHECK(o.election_timeout_ms == 1000);
     CHECK(o.max_request_bytes == 1572864);
+    CHECK(o.threads == 1);
     CHECK(o.max_key_bytes == 4096);
     CHECK_FALSE(o.help);
     CHECK(election_ticks(o) == 10);
@@ -67,13 +68,13 @@ TEST_CASE("every flag in both forms, --flag=value and --flag value", "[raftkv][f
                          "--listen-client=http://0.0.0.0:9", "--initial-cluster=a=http://127.0.0.1:1,b=http://[::1]:2,c=localhost:3",
                          "--initial-cluster-state=existing", "--initial-cluster-token=t",
                          "--snapshot-count=5", "--heartbeat-interval=50", "--election-timeout=500",
-                         "--max-request-bytes=8192", "--max-key-bytes=100"});
+                         "--max-request-bytes=8192", "--max-key-bytes=100", "--threads=3"});
     auto spaced = parse({"--name", "a", "--data-dir", "d", "--listen-peer", "http://127.0.0.1:1",
                          "--listen-client", "http://0.0.0.0:9", "--initial-cluster", cluster,
                          "--initial-cluster-state", "existing", "--initial-cluster-token", "t",
                          "--snapshot-count", "5", "--heartbeat-interval", "50",
                          "--election-timeout", "500", "--max-request-bytes", "8192",
-                         "--max-key-bytes", "100"});
+                         "--max-key-bytes", "100", "--threads", "3"});
     for (const auto* r : {&joined, &spaced}) {
         REQUIRE(r->error.empty());
         const auto& o = r->opts;
@@ -88,6 +89,7 @@ TEST_CASE("every flag in both forms, --flag=value and --flag value", "[raftkv][f
         CHECK(o.heartbeat_interval_ms == 50);
         CHECK(o.election_timeout_ms == 500);
         CHECK(o.max_request_bytes == 8192);
+        CHECK(o.threads == 3);
         CHECK(o.max_key_bytes == 100);
         CHECK(election_ticks(o) == 10);
     }
@@ -139,6 +141,8 @@ TEST_CASE("each bad input is one error line that starts with its flag", "[raftkv
          "out of range"},
         {"zero snapshot count", {"--snapshot-count=0"}, "--snapshot-count", "at least 1"},
         {"zero heartbeat", {"--heartbeat-interval=0"}, "--heartbeat-interval", "at least 1"},
+        {"zero threads", {"--threads=0"}, "--threads", "at least 1"},
+        {"too many threads", {"--threads=257"}, "--threads", "at most 256"},
         {"election timeout over 50 s", {"--election-timeout=50001"}, "--election-timeout",
          "at most 50000"},
         {"bad cluster state", {"--initial-cluster-state=old"}, "--initial-cluster-state",
@@ -254,7 +258,7 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
                              "--listen-client", "--listen-client-urls", "--initial-cluster",
                              "--initial-cluster-state", "--initial-cluster-token",
                              "--initial-cluster-id", "--snapshot-count", "--heartbeat-interval", "--election-timeout",
-                             "--max-request-bytes", "--max-key-bytes", "--help", "-h"}) {
+                             "--max-request-bytes", "--max-key-bytes", "--threads", "--help", "-h"}) {
         CAPTURE(flag);
         auto at = text.find(std::string(" ") + flag);
         REQUIRE(at != std::string::npos);
@@ -271,7 +275,7 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
     // Every flag line names exactly one default, except --help's.
     std::size_t lines = 0;
     for (std::size_t at = 0; (at = text.find("\n  --", at)) != std::string::npos; ++at) ++lines;
-    CHECK(lines == 14);
+    CHECK(lines == 15);
 }
 
 TEST_CASE("--initial-cluster-id takes a non-zero hexadecimal id", "[raftkv][flags]") {

@@ -2,13 +2,14 @@
 // JSON gateway with the same keys and values, for side-by-side figures; and a check that every
 // member holds the same value for every key.
 //
-//   raftkv-bench --endpoints=http://127.0.0.1:2379,... [--clients=32] [--requests=N |
-//                --duration-ms=D] [--value-size=16] [--keys=1000] [--read-ratio=0]
+//   raftkv-bench --endpoints=http://127.0.0.1:2379,... [--clients=32] [--threads=1]
+//                [--requests=N | --duration-ms=D] [--value-size=16] [--keys=1000] [--read-ratio=0]
 //                [--api=raftkv|etcd] [--serializable] [--progress] [--json]
 //   raftkv-bench --endpoints=... --keys=K --verify [--json]
 //
-// Client c talks to endpoint c mod n; a request that fails (refused, 5xx, timed out) counts as
-// a failure and is tried again on the next endpoint. Latencies are of successful requests.
+// Client c talks to endpoint c mod n over its own keep-alive connection; a request that fails
+// (refused, 5xx, no answer in 5 s) counts as a failure and is tried again on the next endpoint
+// after 10 ms. Latencies are of successful requests.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,18 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/json.hpp>
 
 #include "flags.hpp"
@@ -32,10 +45,12 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using verb = raftkv::http::verb;
+namespace beast = boost::beast;
 
 struct bench_options {
     std::vector<raftkv::endpoint> endpoints;
     std::size_t clients = 32;
+    std::size_t threads = 1;         // event loops the clients share
     std::uint64_t requests = 0;      // total operations; 0: run for duration_ms
     std::uint64_t duration_ms = 0;
     std::size_t value_size = 16;
@@ -49,8 +64,8 @@ struct bench_options {
 };
 
 std::string usage() {
-    return "usage: raftkv-bench --endpoints=URL[,URL...] [--clients=32] [--requests=N | "
-           "--duration-ms=D]\n"
+    return "usage: raftkv-bench --endpoints=URL[,URL...] [--clients=32] [--threads=1]\n"
+           "                    [--requests=N | --duration-ms=D]\n"
            "                    [--value-size=16] [--keys=1000] [--read-ratio=0] "
            "[--api=raftkv|etcd]\n"
            "                    [--serializable] [--progress] [--json]\n"
@@ -95,6 +110,7 @@ std::optional<bench_options> parse(int argc, char** argv, std::string& error) {
                 start = comma + 1;
             }
         } else if (name == "--clients") ok = parse_number(value, o.clients) && o.clients > 0;
+        else if (name == "--threads") ok = parse_number(value, o.threads) && o.threads > 0;
         else if (name == "--requests") ok = parse_number(value, o.requests);
         else if (name == "--duration-ms") ok = parse_number(value, o.duration_ms);
         else if (name == "--value-size") ok = parse_number(value, o.value_size);
@@ -152,44 +168,6 @@ struct client_result {
     std::uint64_t failures = 0;
 };
 
-// One operation, retried on the next endpoint until it succeeds (or the run is over).
-bool run_op(const bench_options& o, std::vector<std::unique_ptr<raftkv::http::client>>& conns,
-            std::size_t& at, bool read, const std::string& key, const std::string& value,
-            client_result& res, const std::atomic<bool>& stop) {
-    for (;;) {
-        if (stop.load(std::memory_order_relaxed)) return false;
-        const auto t0 = clock_type::now();
-        bool ok = false;
-        try {
-            raftkv::http::response r;
-            if (o.etcd) {
-                boost::json::object body{{"key", base64(key)}};
-                if (!read) body["value"] = base64(value);
-                r = conns[at]->request(verb::post, read ? "/v3/kv/range" : "/v3/kv/put",
-                                       boost::json::serialize(body), std::chrono::seconds(5));
-                ok = r.result_int() == 200;
-            } else if (read) {
-                r = conns[at]->request(verb::get, "/kv/" + key + (o.serializable ? "?serializable" : ""),
-                                       {}, std::chrono::seconds(5));
-                ok = r.result_int() == 200 || r.result_int() == 404;
-            } else {
-                r = conns[at]->request(verb::put, "/kv/" + key, value, std::chrono::seconds(5));
-                ok = r.result_int() == 204;
-            }
-        } catch (const std::exception&) {
-            ok = false;
-        }
-        if (ok) {
-            const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-            (read ? res.read_ms : res.write_ms).push_back(ms);
-            return true;
-        }
-        ++res.failures;
-        at = (at + 1) % conns.size();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
-
 double percentile(std::vector<double>& v, double p) {
     if (v.empty()) return 0;
     const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
@@ -197,48 +175,201 @@ double percentile(std::vector<double>& v, double p) {
     return v[k];
 }
 
-int run_load(const bench_options& o) {
+// The load side is asynchronous: --threads event loops (default 1) run every client as a
+// coroutine, so the generator itself costs little of the CPU it shares with the servers on
+// one machine (a thread per client cost as much CPU as the three servers together).
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+constexpr auto request_timeout = std::chrono::seconds(5);
+
+struct shared_state {
+    const bench_options& o;
+    std::vector<std::vector<tcp::endpoint>> resolved;  // per endpoint
+    std::vector<std::string> hosts;                    // "host:port", for the Host header
     std::atomic<std::uint64_t> issued{0}, done{0};
     std::atomic<bool> stop{false};
-    std::vector<client_result> results(o.clients);
-    std::vector<std::thread> threads;
-    const auto start = clock_type::now();
-    for (std::size_t c = 0; c < o.clients; ++c) {
-        threads.emplace_back([&, c] {
-            std::vector<std::unique_ptr<raftkv::http::client>> conns;
-            for (const auto& ep : o.endpoints) conns.push_back(std::make_unique<raftkv::http::client>(ep.host, ep.port));
-            std::size_t at = c % conns.size();
-            std::mt19937_64 rng(c * 7919 + 1);
-            std::string value(o.value_size, 'x');
-            for (;;) {
-                if (o.requests != 0 && issued.fetch_add(1) >= o.requests) break;
-                const bool read = o.read_ratio > 0 && std::uniform_real_distribution<>(0, 1)(rng) < o.read_ratio;
-                const std::string key = key_name(rng() % o.keys);
-                for (auto& ch : value) ch = static_cast<char>('a' + rng() % 26);
-                if (!run_op(o, conns, at, read, key, value, results[c], stop)) break;
-                done.fetch_add(1, std::memory_order_relaxed);
-            }
-        });
+};
+
+struct load_client {
+    std::size_t index = 0;
+    std::vector<std::optional<tcp::socket>> conns;  // per endpoint, dialled when first used
+    client_result result;
+    bool busy = false;
+    clock_type::time_point op_start;
+    std::size_t at = 0;
+};
+
+// The request's bytes, written by hand: nothing per request but the string itself.
+void format_request(const shared_state& s, bool read, const std::string& key,
+                    const std::string& value, std::size_t ep, std::string& out) {
+    const auto& o = s.o;
+    out.clear();
+    std::string body;
+    if (o.etcd) {
+        body = "{\"key\":\"" + base64(key) + "\"";
+        if (!read) body += ",\"value\":\"" + base64(value) + "\"";
+        body += "}";
+        out += read ? "POST /v3/kv/range" : "POST /v3/kv/put";
+    } else if (read) {
+        out += "GET /kv/" + key + (o.serializable ? "?serializable" : "");
+    } else {
+        out += "PUT /kv/" + key;
+        body = value;
     }
+    out += " HTTP/1.1\r\nHost: " + s.hosts[ep] + "\r\n";
+    if (o.etcd) out += "Content-Type: application/json\r\n";
+    if (!read || o.etcd) out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    out += "\r\n";
+    out += body;
+}
+
+bool success(const bench_options& o, bool read, unsigned status) {
+    if (o.etcd) return status == 200;
+    return read ? status == 200 || status == 404 : status == 204;
+}
+
+// One exchange on the client's current endpoint; false on any failure (the socket is closed).
+asio::awaitable<bool> exchange(shared_state& s, load_client& c, const std::string& req,
+                               bool read, beast::flat_buffer& buf) {
+    auto& conn = c.conns[c.at];
+    if (!conn) {
+        conn.emplace(co_await asio::this_coro::executor);
+        auto [ec, ep] = co_await asio::async_connect(*conn, s.resolved[c.at], no_throw);
+        if (ec) {
+            conn.reset();
+            co_return false;
+        }
+        boost::system::error_code ignored;
+        conn->set_option(tcp::no_delay(true), ignored);
+        buf.clear();
+    }
+    auto [wec, wn] = co_await asio::async_write(*conn, asio::buffer(req), no_throw);
+    bool ok = !wec;
+    if (ok) {
+        beast::http::response_parser<beast::http::string_body> parser;
+        parser.body_limit(boost::none);
+        auto [rec, rn] = co_await beast::http::async_read(*conn, buf, parser, no_throw);
+        ok = !rec && success(s.o, read, parser.get().result_int());
+        if (ok && !parser.get().keep_alive()) conn.reset();
+    }
+    if (!ok) conn.reset();
+    co_return ok;
+}
+
+asio::awaitable<void> client_loop(shared_state& s, load_client& c) {
+    const auto& o = s.o;
+    std::mt19937_64 rng(c.index * 7919 + 1);
+    std::string value(o.value_size, 'x'), req;
+    beast::flat_buffer buf;
+    asio::steady_timer backoff(co_await asio::this_coro::executor);
+    for (;;) {
+        if (o.requests != 0 && s.issued.fetch_add(1) >= o.requests) break;
+        if (s.stop.load(std::memory_order_relaxed)) break;
+        const bool read = o.read_ratio > 0 && std::uniform_real_distribution<>(0, 1)(rng) < o.read_ratio;
+        const std::string key = key_name(rng() % o.keys);
+        for (auto& ch : value) ch = static_cast<char>('a' + rng() % 26);
+        // Retried on the next endpoint until it succeeds or the run is over.
+        bool finished = false;
+        while (!finished) {
+            if (s.stop.load(std::memory_order_relaxed)) co_return;
+            format_request(s, read, key, value, c.at, req);
+            c.op_start = clock_type::now();
+            c.busy = true;
+            const bool ok = co_await exchange(s, c, req, read, buf);
+            c.busy = false;
+            if (ok) {
+                const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - c.op_start).count();
+                (read ? c.result.read_ms : c.result.write_ms).push_back(ms);
+                s.done.fetch_add(1, std::memory_order_relaxed);
+                finished = true;
+            } else {
+                ++c.result.failures;
+                c.at = (c.at + 1) % c.conns.size();
+                backoff.expires_after(std::chrono::milliseconds(10));
+                co_await backoff.async_wait(no_throw);
+            }
+        }
+    }
+}
+
+// Closes the socket of any exchange older than request_timeout, which fails it; one timer per
+// event loop instead of one per request.
+asio::awaitable<void> watchdog(std::vector<load_client*> clients, const std::size_t& alive) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    while (alive != 0) {
+        t.expires_after(std::chrono::milliseconds(100));
+        co_await t.async_wait(no_throw);
+        const auto now = clock_type::now();
+        for (auto* c : clients)
+            if (c->busy && now - c->op_start > request_timeout && c->conns[c->at]) {
+                boost::system::error_code ignored;
+                c->conns[c->at]->close(ignored);
+            }
+    }
+}
+
+int run_load(const bench_options& o) {
+    shared_state s{o, {}, {}};
+    {
+        asio::io_context io;
+        tcp::resolver resolver(io);
+        for (const auto& ep : o.endpoints) {
+            auto r = resolver.resolve(ep.host, std::to_string(ep.port));
+            s.resolved.emplace_back(r.begin(), r.end());
+            const bool v6 = ep.host.find(':') != std::string::npos;
+            s.hosts.push_back((v6 ? "[" + ep.host + "]" : ep.host) + ":" + std::to_string(ep.port));
+        }
+    }
+    const std::size_t loops = std::min(o.threads, o.clients);
+    std::vector<std::unique_ptr<asio::io_context>> ios;
+    for (std::size_t t = 0; t < loops; ++t) ios.push_back(std::make_unique<asio::io_context>(1));
+    std::vector<load_client> clients(o.clients);
+    std::vector<std::size_t> alive(loops, 0);
+    std::vector<std::vector<load_client*>> per_loop(loops);
+    for (std::size_t c = 0; c < o.clients; ++c) {
+        clients[c].index = c;
+        clients[c].conns.resize(o.endpoints.size());
+        clients[c].at = c % o.endpoints.size();
+        per_loop[c % loops].push_back(&clients[c]);
+    }
+    const auto start = clock_type::now();
+    for (std::size_t t = 0; t < loops; ++t) {
+        alive[t] = per_loop[t].size();
+        for (auto* c : per_loop[t])
+            asio::co_spawn(*ios[t], client_loop(s, *c), [&alive, t](std::exception_ptr e) {
+                --alive[t];
+                if (e) std::rethrow_exception(e);
+            });
+        asio::co_spawn(*ios[t], watchdog(per_loop[t], alive[t]), asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < loops; ++t) threads.emplace_back([&, t] { ios[t]->run(); });
+
     std::thread reporter([&] {
         std::uint64_t last = 0;
         auto last_t = clock_type::now();
         for (;;) {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             const auto now = clock_type::now();
-            const std::uint64_t d = done.load();
-            if (o.duration_ms != 0 && now - start >= std::chrono::milliseconds(o.duration_ms)) stop = true;
-            const bool finished = stop || (o.requests != 0 && d >= o.requests);
+            const std::uint64_t d = s.done.load();
+            if (o.duration_ms != 0 && now - start >= std::chrono::milliseconds(o.duration_ms)) s.stop = true;
+            const bool finished = s.stop || (o.requests != 0 && d >= o.requests);
             if (o.progress) {
-                const double rate = static_cast<double>(d - last) / std::chrono::duration<double>(now - last_t).count();
+                // The running rate while it runs; the whole run's on the last line.
+                const double rate =
+                    finished ? static_cast<double>(d) / std::chrono::duration<double>(now - start).count()
+                             : static_cast<double>(d - last) / std::chrono::duration<double>(now - last_t).count();
+                const char* what = finished ? "ops/s overall" : "ops/s";
                 if (o.requests != 0) {
                     const auto width = 30;
-                    const auto fill = static_cast<int>(width * static_cast<double>(d) / static_cast<double>(o.requests));
-                    std::fprintf(stderr, "\r  [%s%s] %6llu/%llu  %8.0f ops/s ", std::string(static_cast<std::size_t>(fill), '#').c_str(),
+                    const auto fill = static_cast<int>(width * static_cast<double>(std::min(d, o.requests)) /
+                                                       static_cast<double>(o.requests));
+                    std::fprintf(stderr, "\r  [%s%s] %6llu/%llu  %8.0f %s ", std::string(static_cast<std::size_t>(fill), '#').c_str(),
                                  std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
-                                 static_cast<unsigned long long>(d), static_cast<unsigned long long>(o.requests), rate);
+                                 static_cast<unsigned long long>(d), static_cast<unsigned long long>(o.requests), rate, what);
                 } else {
-                    std::fprintf(stderr, "\r  %8llu ops  %8.0f ops/s ", static_cast<unsigned long long>(d), rate);
+                    std::fprintf(stderr, "\r  %8llu ops  %8.0f %s ", static_cast<unsigned long long>(d), rate, what);
                 }
             }
             last = d;
@@ -248,16 +379,16 @@ int run_load(const bench_options& o) {
         if (o.progress) std::fprintf(stderr, "\n");
     });
     for (auto& t : threads) t.join();
-    stop = true;
+    s.stop = true;
     reporter.join();
     const double secs = std::chrono::duration<double>(clock_type::now() - start).count();
 
     std::vector<double> writes, reads, all;
     std::uint64_t failures = 0;
-    for (auto& r : results) {
-        writes.insert(writes.end(), r.write_ms.begin(), r.write_ms.end());
-        reads.insert(reads.end(), r.read_ms.begin(), r.read_ms.end());
-        failures += r.failures;
+    for (auto& c : clients) {
+        writes.insert(writes.end(), c.result.write_ms.begin(), c.result.write_ms.end());
+        reads.insert(reads.end(), c.result.read_ms.begin(), c.result.read_ms.end());
+        failures += c.result.failures;
     }
     all = writes;
     all.insert(all.end(), reads.begin(), reads.end());

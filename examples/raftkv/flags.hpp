@@ -31,7 +31,7 @@ struct options {
     std::string initial_cluster_state = "new";
     std::string initial_cluster_token = "raftkv-cluster";
     // Joining (--initial-cluster-state=existing): the running cluster's id, in hex, as
-    // POST /members answers it; 0 when not given.
+    // POST /members answers it; 0 when not given (then the running members are asked).
     std::uint64_t initial_cluster_id = 0;
     // Applied entries between two snapshots; > 0.
     std::uint64_t snapshot_count = 10000;
@@ -44,6 +44,9 @@ struct options {
     // etcd has no key limit of its own; 4 KiB keeps keys index-sized while leaving the rest
     // of a request to the value. At most max_request_bytes.
     std::size_t max_key_bytes = 4096;
+    // Event-loop threads for the node and the client connections (the WAL syncs on a thread
+    // of its own). One is fastest when members share a machine's cores, as on loopback.
+    unsigned threads = 1;
     bool help = false;
 };
 
@@ -298,7 +301,7 @@ inline const std::vector<flag_spec>& flag_table() {
              return std::string();
          }},
         {"--initial-cluster-id", "", "HEX",
-         "joining: the running cluster's id (POST /members answers it)",
+         "joining: the running cluster's id (POST /members answers it); asked of the members when not given",
          [](const options&) { return std::string("none"); },
          [](options& o, std::string_view v) {
              std::uint64_t id = 0;
@@ -324,6 +327,9 @@ inline const std::vector<flag_spec>& flag_table() {
          [](options& o, std::string_view v) {
              return parse_unsigned(v, o.election_timeout_ms, 1, max_election_timeout_ms);
          }},
+        {"--threads", "", "N", "event-loop threads (clients and raft); the WAL has its own",
+         [](const options& d) { return std::to_string(d.threads); },
+         [](options& o, std::string_view v) { return parse_unsigned(v, o.threads, 1u, 256u); }},
         {"--max-request-bytes", "", "BYTES", "largest client request, and so largest raft entry",
          [](const options& d) { return std::to_string(d.max_request_bytes); },
          [](options& o, std::string_view v) {

@@ -37,10 +37,11 @@ int main(int argc, char** argv) {
         srv.start();
         std::cerr << "raftkv: member " << parsed.opts.name << " serving clients on "
                   << srv.client_endpoint() << ", peers on " << parsed.opts.listen_peer << "\n";
-        // Two threads: the node's strand and the HTTP connections share them.
-        std::thread other([&] { io.run(); });
+        // --threads event loops share the node's strand and the HTTP connections.
+        std::vector<std::thread> others;
+        for (unsigned i = 1; i < parsed.opts.threads; ++i) others.emplace_back([&] { io.run(); });
         io.run();
-        other.join();
+        for (auto& t : others) t.join();
         std::cerr << "raftkv: stopped\n";
         return 0;
     } catch (const std::exception& e) {

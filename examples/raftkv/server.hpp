@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include <boost/asio.hpp>
@@ -31,6 +32,7 @@
 
 #include <raftpp/cluster_members.hpp>
 #include <raftpp/net/asio_transport.hpp>
+#include <raftpp/net/identify.hpp>
 #include <raftpp/node.hpp>
 #include <raftpp/node/start.hpp>
 #include <raftpp/wal/wal_storage.hpp>
@@ -118,7 +120,8 @@ public:
 
     // etcd's choice. A restart checks the WAL's member id, and its cluster id when the flags
     // name one: a member that joined was not part of --initial-cluster's bootstrap, so the id
-    // derived from that list is not its cluster's. A join takes --initial-cluster-id.
+    // derived from that list is not its cluster's. A join takes the id from
+    // --initial-cluster-id, or else from a running member.
     raftpp::member_boot<raftpp::wal_storage<>> start(const raftpp::member& self, raftpp::cluster_state state) {
         if (raftpp::wal_storage<>::exists(opts_.data_dir)) {
             const std::uint64_t cid = opts_.initial_cluster_id != 0   ? opts_.initial_cluster_id
@@ -126,12 +129,33 @@ public:
                                                                                    : 0;
             return raftpp::start_restart<>(opts_.data_dir, raftpp::wal_identity{self.id, cid});
         }
-        if (state == raftpp::cluster_state::existing && opts_.initial_cluster_id == 0)
-            throw std::system_error(make_error_code(raftpp::errc::invalid_config),
-                                    "joining a running cluster (--initial-cluster-state=existing) "
-                                    "needs --initial-cluster-id, which POST /members answers");
-        return raftpp::start_member<>(opts_.data_dir, members_, opts_.name, state,
-                                      opts_.initial_cluster_id);
+        std::uint64_t cid = opts_.initial_cluster_id;
+        if (state == raftpp::cluster_state::existing && cid == 0) cid = ask_cluster_id(self);
+        return raftpp::start_member<>(opts_.data_dir, members_, opts_.name, state, cid);
+    }
+
+    // Joining without --initial-cluster-id: the first of the other --initial-cluster members
+    // that answers an identity probe on its peer address names the cluster (etcd asks its
+    // peers the same way). Tried for a few seconds, as they may be starting too.
+    std::uint64_t ask_cluster_id(const raftpp::member& self) const {
+        std::string why = "no other member in --initial-cluster";
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        do {
+            for (raftpp::node_id id : members_.ids()) {
+                if (id == self.id) continue;
+                for (const auto& url : members_.find(id)->peer_urls) {
+                    auto who = raftpp::net::identify(detail::resolve_numeric(url), std::chrono::milliseconds(500));
+                    if (who) return who->cluster_id;
+                    why = url + ": " + who.error().message();
+                }
+            }
+            if (members_.ids().size() < 2) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        } while (std::chrono::steady_clock::now() < give_up);
+        throw std::system_error(make_error_code(raftpp::errc::unavailable),
+                                "joining a running cluster (--initial-cluster-state=existing): no "
+                                "member of --initial-cluster told its cluster id (last: " + why +
+                                "); start one, or give --initial-cluster-id");
     }
     const kv_store& store() const { return kv_; }
     boost::asio::ip::tcp::endpoint client_endpoint() const { return http_->local_endpoint(); }

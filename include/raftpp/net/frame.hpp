@@ -54,6 +54,10 @@ struct handshake {
     friend bool operator==(const handshake&, const handshake&) = default;
 };
 
+// A handshake of zeros asks the accepting side who it is (net::identify): it answers with one
+// handshake naming its cluster and itself (to = none), then closes the connection.
+inline constexpr handshake identity_probe{};
+
 // handshake: version u8, cluster_id u64, from u64, to u64 (25 bytes).
 inline constexpr std::uint8_t handshake_version = 1;
 inline void save(codec::oarchive& ar, const handshake& h, unsigned) {

@@ -21,10 +21,12 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <raftpp/logger.hpp>
 #include <raftpp/net/detail/deadline.hpp>
@@ -144,6 +146,10 @@ private:
             fail(log_level::warning, "a second handshake, closing");
             return false;
         }
+        if (h == identity_probe) {
+            answer_probe();
+            return false;
+        }
         if (h.cluster_id != o.cluster_id) {
             fail(log_level::warning, "refused: node ", h.from, " belongs to cluster ",
                  h.cluster_id, ", not to ours (", o.cluster_id, ")");
@@ -180,6 +186,21 @@ private:
         }
         engine_->deliver(std::move(m));
         return 1;
+    }
+
+    // A member about to join asks who we are (net::identify): it learns our cluster id the
+    // way etcd's joining member asks a peer for the cluster. One handshake back, then close.
+    void answer_probe() {
+        const auto& o = engine_->options();
+        frame_encoder(engine_->options().max_frame).encode(handshake{o.cluster_id, o.id, none}, wbuf_);
+        RAFTPP_LOG(engine_->logger(), log_level::info, "raftpp transport ", o.id,
+                   ": answering an identity probe from ", remote_);
+        boost::asio::async_write(stream_, boost::asio::buffer(wbuf_),
+                                 [self = this->shared_from_this()](error_code, std::size_t) {
+                                     if (self->closed_) return;
+                                     self->shutdown();
+                                     self->engine_->on_inbound_closed(self.get());
+                                 });
     }
 
     void arm_deadline() {
@@ -224,6 +245,7 @@ private:
     deadline deadline_;  // the handshake, then the rest of each frame
     frame_decoder decoder_;
     tcp::endpoint remote_;
+    std::vector<std::byte> wbuf_;      // the answer to an identity probe
     std::optional<handshake> hs_;      // set once the handshake is accepted
     std::shared_ptr<peer_type> peer_;  // the peer's counters; null for a node not in our table
     std::uint64_t counted_bytes_ = 0;  // decoder_.bytes_in() already added to peer_'s counters
