@@ -324,6 +324,15 @@ TEST_CASE("histogram buckets are cumulative with +Inf last", "[raftkv][metrics]"
     CHECK_THROWS_AS(histogram({2, 1}), std::invalid_argument);
     CHECK_THROWS_AS(histogram({1, HUGE_VAL}), std::invalid_argument);
     CHECK(histogram({}).cumulative_counts() == std::vector<std::uint64_t>{0});
+
+    // Counts kept elsewhere are taken as they are: per bucket in, cumulative out.
+    histogram loaded({1, 2});
+    const std::uint64_t per_bucket[] = {3, 0, 2};
+    loaded.load(per_bucket, 7.5);
+    CHECK(loaded.cumulative_counts() == std::vector<std::uint64_t>{3, 3, 5});
+    CHECK(loaded.sum() == 7.5);
+    const std::uint64_t too_few[] = {1, 2};
+    CHECK_THROWS_AS(loaded.load(too_few, 0), std::invalid_argument);
 }
 
 TEST_CASE("a small registry renders exact 0.0.4 text", "[raftkv][metrics]") {

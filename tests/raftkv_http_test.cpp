@@ -393,7 +393,7 @@ TEST_CASE("beyond max_connections new connections are closed at once", "[raftkv]
 TEST_CASE("idle connections are closed", "[raftkv][http]") {
     http::server_limits limits;
     // Short, yet long enough for a request to get through a loaded (sanitized) test machine.
-    limits.idle_timeout = 500ms;
+    limits.idle_timeout = 1000ms;
     limits.max_connections = 1;  // so a new connection works only once the idle one is gone
     fixture f(limits);
     raw_socket idle(f.port());

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,17 @@ public:
         buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(
             1, std::memory_order_relaxed);
         sum_.fetch_add(v, std::memory_order_relaxed);
+    }
+
+    // Takes counts kept elsewhere (the node's WAL sync histogram): one per bucket, not
+    // cumulative, the +Inf bucket last; and their sum. Throws std::invalid_argument when the
+    // number of counts is not the number of bounds plus one.
+    void load(std::span<const std::uint64_t> per_bucket, double sum) {
+        if (per_bucket.size() != bounds_.size() + 1)
+            throw std::invalid_argument("histogram load: one count per bucket, +Inf included");
+        for (std::size_t i = 0; i < per_bucket.size(); ++i)
+            buckets_[i].store(per_bucket[i], std::memory_order_relaxed);
+        sum_.store(sum, std::memory_order_relaxed);
     }
 
     const std::vector<double>& upper_bounds() const noexcept { return bounds_; }

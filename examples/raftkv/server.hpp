@@ -406,6 +406,10 @@ private:
         syncs_ = &metrics_.add_gauge("raftkv_wal_syncs_total", "WAL fdatasync calls.");
         sync_seconds_ = &metrics_.add_gauge("raftkv_wal_sync_seconds_total",
                                             "Time spent in WAL fdatasync.");
+        // Kept by the node (etcd's wal_fsync_duration_seconds); loaded at each scrape.
+        sync_histogram_ = &metrics_.add_histogram(
+            "raftkv_wal_fsync_duration_seconds", "WAL fdatasync latency.",
+            {raftpp::node_status::sync_bucket_bounds.begin(), raftpp::node_status::sync_bucket_bounds.end()});
     }
 
     std::string render_metrics() {
@@ -418,30 +422,8 @@ private:
         dropped_->set(static_cast<double>(s.messages_dropped));
         syncs_->set(static_cast<double>(s.syncs));
         sync_seconds_->set(static_cast<double>(s.sync_nanoseconds) / 1e9);
-        std::string out = metrics_.render();
-        // The WAL sync histogram comes whole from the node's status (etcd's
-        // wal_fsync_duration_seconds).
-        out += "# HELP raftkv_wal_fsync_duration_seconds WAL fdatasync latency.\n"
-               "# TYPE raftkv_wal_fsync_duration_seconds histogram\n";
-        std::uint64_t cum = 0;
-        for (std::size_t k = 0; k < raftpp::node_status::sync_bucket_bounds.size(); ++k) {
-            cum += s.sync_buckets[k];
-            out += "raftkv_wal_fsync_duration_seconds_bucket{le=\"" +
-                   format_bound(raftpp::node_status::sync_bucket_bounds[k]) + "\"} " +
-                   std::to_string(cum) + "\n";
-        }
-        cum += s.sync_buckets.back();
-        out += "raftkv_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cum) + "\n";
-        out += "raftkv_wal_fsync_duration_seconds_sum " +
-               format_bound(static_cast<double>(s.sync_nanoseconds) / 1e9) + "\n";
-        out += "raftkv_wal_fsync_duration_seconds_count " + std::to_string(cum) + "\n";
-        return out;
-    }
-
-    static std::string format_bound(double v) {
-        char b[32];
-        const auto [p, ec] = std::to_chars(b, b + sizeof b, v);
-        return std::string(b, p);
+        sync_histogram_->load(s.sync_buckets, static_cast<double>(s.sync_nanoseconds) / 1e9);
+        return metrics_.render();
     }
 
     boost::asio::io_context& io_;
@@ -468,6 +450,7 @@ private:
     gauge* dropped_ = nullptr;
     gauge* syncs_ = nullptr;
     gauge* sync_seconds_ = nullptr;
+    histogram* sync_histogram_ = nullptr;
 };
 
 }  // namespace raftkv
