@@ -367,6 +367,17 @@ private:
                 });
             return;
         }
+        // A small body came in the header's packet: parse it from the buffer here rather than
+        // through another composed read and a trip through the scheduler.
+        while (!parser_->is_done() && buffer_.size() != 0) {
+            beast::error_code pec;
+            const std::size_t used = parser_->put(buffer_.data(), pec);
+            buffer_.consume(used);
+            if (pec == beast::http::error::need_more) break;
+            if (pec) return on_read_error(pec);
+            if (used == 0) break;
+        }
+        if (parser_->is_done()) return on_body({}, 0);
         read_body();
     }
 
@@ -426,10 +437,36 @@ private:
             res = error(status::internal_server_error, std::string("bad response: ") + e.what());
             decorate(res);
         }
-        res_ = std::move(res);
+        last_ = res.need_eof();
+        serialize(res, out_);
         stream_.expires_after(limits().idle_timeout);
-        beast::http::async_write(stream_, res_,
+        asio::async_write(stream_, asio::buffer(out_),
             beast::bind_front_handler(&connection::on_write, shared_from_this()));
+    }
+
+    // The response as bytes, by hand into one reused string: a reply is a status line, a few
+    // fields and a sized body (prepare_payload never chooses chunked for a string body), and
+    // one buffer is one write without the serializer's machinery.
+    static void serialize(const response& res, std::string& out) {
+        const unsigned code = res.result_int();
+        const auto reason = res.reason();
+        out.assign("HTTP/1.");
+        out += res.version() == 10 ? '0' : '1';
+        out += ' ';
+        out += static_cast<char>('0' + code / 100 % 10);
+        out += static_cast<char>('0' + code / 10 % 10);
+        out += static_cast<char>('0' + code % 10);
+        out += ' ';
+        out.append(reason.data(), reason.size());
+        out += "\r\n";
+        for (const auto& f : res.base()) {
+            out.append(f.name_string().data(), f.name_string().size());
+            out += ": ";
+            out.append(f.value().data(), f.value().size());
+            out += "\r\n";
+        }
+        out += "\r\n";
+        out += res.body();
     }
 
     void decorate(response& res) const {
@@ -441,9 +478,8 @@ private:
 
     void on_write(beast::error_code ec, std::size_t) {
         if (ec || closed_) return shut();
-        const bool last = res_.need_eof();
-        res_ = {};
-        if (last) return linger();
+        if (out_.capacity() > 64 * 1024) std::string().swap(out_);  // a big reply's room goes
+        if (last_) return linger();
         read_header();
     }
 
@@ -481,7 +517,8 @@ private:
     tcp::endpoint remote_;
     beast::flat_buffer buffer_;  // may hold the start of a pipelined next request
     std::optional<beast::http::request_parser<beast::http::string_body>> parser_;  // fresh each
-    response res_;            // the reply being written; a member, as async_write needs it stable
+    std::string out_;         // the reply being written; a member, as async_write needs it stable
+    bool last_ = false;       // the reply being written ends the connection
     unsigned version_ = 11;   // of the request in hand, for the replies this layer makes
     bool keep_alive_ = true;  // the request in hand allows another after it
     bool waiting_ = false;    // the handler has the request and no reply has come
