@@ -8,9 +8,9 @@
 // real storage while exposing only the concept's members. Transport and logger are
 // move-only: raft holds them by value (see docs/concepts.md).
 //
-// Return types are exactly result<T>. The concepts accept anything *convertible* to
-// result<T>, but raft_log keeps storage's answers in `auto` variables and calls has_value()
-// on them, so a storage returning a bare T satisfies the concept yet does not compile.
+// Return types are exactly result<T>: the concepts refuse a storage returning a bare T (raft_log
+// keeps storage's answers in `auto` variables and calls has_value() on them), and
+// check_storage_reader<S>() names the member at fault.
 #pragma once
 
 #include <cstddef>

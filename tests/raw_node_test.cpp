@@ -7,11 +7,18 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 
+#include <csignal>
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace raftpp;
 
@@ -103,6 +110,34 @@ struct durability_probe {
     }
 };
 using probed_node = raw_node<memory_storage, durability_probe>;
+
+// Runs f in a forked child. Returns what the child wrote to stderr if it aborted (a
+// RAFTPP_ASSERT), std::nullopt if it returned normally.
+template <class F>
+std::optional<std::string> abort_message(F f) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the child just dies
+        ::close(fds[0]);
+        ::dup2(fds[1], 2);
+        ::close(1);
+        f();
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[512];
+    for (ssize_t k; (k = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, std::size_t(k));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) return out;
+    return std::nullopt;
+}
 
 std::error_code construction_error(const config& cfg, memory_storage& st) {
     try {
@@ -345,6 +380,11 @@ TEST_CASE("step refuses a message for another node and a term at or above 2^63",
     // Addressed to node 3 (or to nobody): not ours to step.
     CHECK(n.step(msg(message_type::heartbeat, 2, 3, 5)).error() == errc::malformed_message);
     CHECK(n.step(msg(message_type::heartbeat, 2, none, 5)).error() == errc::malformed_message);
+    // From node 1 itself: answering it, the node would address a heartbeat_resp to itself.
+    // The core refuses it the same way when stepped directly (raft_step_input_test has more).
+    CHECK(n.step(msg(message_type::heartbeat, 1, 1, 5)).error() == errc::malformed_message);
+    CHECK(n.raft().step(msg(message_type::heartbeat, 1, 1, 5)).error() ==
+          errc::malformed_message);
     CHECK(n.raft().term() == 1);
     CHECK(n.raft().lead() == none);
     // The largest term a peer may use is still accepted.
@@ -360,9 +400,7 @@ TEST_CASE("step refuses local messages and responses from unknown peers", "[raw_
 
     const message_type local[] = {
         message_type::hup, message_type::beat, message_type::unreachable,
-        message_type::snap_status, message_type::check_quorum, message_type::storage_append,
-        message_type::storage_append_resp, message_type::storage_apply,
-        message_type::storage_apply_resp};
+        message_type::snap_status, message_type::check_quorum};
     for (auto t : local) {
         CAPTURE(to_string(t));
         CHECK(n.step(msg(t, 2, 1, 1)).error() == errc::step_local_msg);
@@ -606,6 +644,67 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
         CHECK(progress_of(n.status(), 1)->match == 5);
     }
     CHECK_FALSE(n.has_ready());
+}
+
+// --- misuse of the cycle ------------------------------------------------------------------
+
+// advance() before the storage holds the ready's state would leave the log reading entries the
+// storage never got; it aborts at once, naming the missed call (a forked child shows it).
+TEST_CASE("advance() before persisting the ready aborts naming the missed call",
+          "[raw_node][misuse]") {
+    memory_storage st;
+    node n(cfg_for(1), st);
+    REQUIRE(n.bootstrap(voters({1})));
+    REQUIRE(n.ready().entries.size() == 1);
+    auto why = abort_message([&] { n.advance(); });
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("raw_node::advance(): called before the entries of this "
+                                     "ready were persisted (call persist(rd)"));
+    // The legal order in this process: it must not abort.
+    REQUIRE(n.persist(n.ready()));
+    n.advance();
+    settle(n);
+
+    // A snapshot from the leader, handed out but not applied to the storage.
+    memory_storage st2;
+    node f(cfg_for(2), st2);
+    REQUIRE(f.bootstrap(voters({1, 2, 3})));
+    settle(f);
+    message snap = msg(message_type::snap, 1, 2, 2);
+    auto s = std::make_shared<snapshot>();
+    s->metadata.index = 10;
+    s->metadata.term = 2;
+    s->metadata.conf_state.voters = {1, 2, 3};
+    snap.snapshot = s;
+    REQUIRE(f.step(std::move(snap)));
+    REQUIRE_FALSE(is_empty(f.ready().snapshot));
+    why = abort_message([&] { f.advance(); });
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("raw_node::advance(): called before the snapshot of this "
+                                     "ready was persisted"));
+    REQUIRE(f.persist(f.ready()));
+    f.advance();
+    CHECK(f.raft().log().committed() == 10);
+}
+
+TEST_CASE("on_write_complete() before persisting the write aborts naming the missed call",
+          "[raw_node][misuse][async]") {
+    memory_storage st;
+    config c = cfg_for(1);
+    c.async_storage_writes = true;
+    node n(c, st);
+    REQUIRE(n.bootstrap(voters({1})));
+    auto& rd = n.ready();
+    REQUIRE(rd.write);
+    storage_write w = std::move(*rd.write);
+    n.advance();  // async: right after ready(), before the write is durable
+    auto why = abort_message([&] { n.on_write_complete(storage_write(w)); });
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("raw_node::on_write_complete(): called before the entries "
+                                     "of this write were persisted (call persist(w)"));
+    REQUIRE(n.persist(w));
+    n.on_write_complete(std::move(w));
+    CHECK(n.raft().log().unstable_entries().empty());
 }
 
 // --- observers ----------------------------------------------------------------------------

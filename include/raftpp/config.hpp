@@ -84,8 +84,11 @@ struct config {
     // The last index the application applied; set it only when restarting. Entries at or
     // below it are never handed out again.
     index_t applied = 0;
-    // Storage writes and applies are reported through storage_* messages instead of being
-    // done synchronously in the ready cycle (etcd's AsyncStorageWrites).
+    // Storage writes leave the ready cycle (etcd's AsyncStorageWrites, without its storage
+    // messages): ready().write hands out a storage_write (entries, hard state, snapshot, and
+    // the responses that must wait for them); the application persists it off the raft loop
+    // and gives it back with raw_node::on_write_complete(), in order. advance() is then called
+    // right after ready(), and committed entries are handed out only once durable here.
     bool async_storage_writes = false;
 
     // Seed of the generator for randomized election timeouts. 0 derives one from the id, so

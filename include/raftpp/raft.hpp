@@ -88,7 +88,10 @@ public:
 
     // --- inputs -------------------------------------------------------------------------
     void tick();
-    // Steps any message, local or remote (etcd's raft.Step).
+    // Steps any message, local or remote (etcd's raft.Step). A peer message that fails the
+    // structural checks (detail::validate_message) or claims to come from this node (other
+    // than the local requests and the responses the ready cycle delivers back to it) is
+    // refused with errc::malformed_message before anything changes.
     result<void> step(message&& m) {
         auto r = step_message(m);
         // The receiver is done with the entries: give their vector back for reuse.
@@ -199,6 +202,7 @@ private:
     void campaign(campaign_type t);
     detail::vote_tally poll(node_id id, message_type t, bool granted);
     bool step_term_checks(const message& m);
+    bool from_self_ok(const message& m) const noexcept;
     void handle_vote_request(const message& m);
     result<void> hup(campaign_type t);
 

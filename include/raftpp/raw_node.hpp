@@ -10,6 +10,17 @@
 // application calls only after persisting, so no vote or append response ever leaves this
 // node ahead of the state it vouches for. The ready object is reused from cycle to cycle (its
 // vectors keep their capacity), so a steady-state cycle allocates nothing for bookkeeping.
+//
+// The legal sequences (etcd's Ready/Advance contract):
+//   sync (the default):  ready() -> persist rd -> apply -> advance()
+//   async storage writes: ready() -> apply -> advance() at once; later, once rd.write is
+//                         durable, persist it and on_write_complete(std::move(write)), in the
+//                         order the writes were handed out.
+// Misuse that would corrupt the log is an assertion (RAFTPP_ASSERT, like every broken
+// precondition of the core; bad input from peers is an error code instead): advance() after
+// a ready whose entries or snapshot the storage does not hold, and on_write_complete() for a
+// write the storage does not hold, abort with a message naming the call that was missed. The
+// check reads one term from the storage per cycle that persisted something.
 #pragma once
 
 #include <optional>
@@ -138,7 +149,9 @@ public:
     // Steps a message received from a peer. Local message types are refused
     // (errc::step_local_msg), and so are responses from nodes we do not track
     // (errc::step_peer_not_found) and structurally broken messages (errc::malformed_message),
-    // which include a message addressed to another node and a term at or above 2^63.
+    // which include a message addressed to another node or claiming to come from this one, a
+    // term at or above 2^63, and a type no message_type has. raft::step refuses the last
+    // three the same way.
     result<void> step(message&& m) {
         if (is_local_message(m.type)) return errc::step_local_msg;
         // Every message a peer sends carries its term but the proposals and read requests a
@@ -252,7 +265,18 @@ public:
 
     // Async storage writes: the write handed out in ready().write is durable. Writes must be
     // completed in the order they were handed out.
+    // Aborts when the storage does not hold the write (see the top of this file).
     void on_write_complete(storage_write&& w) {
+        if (!is_empty(w.snapshot))
+            require_in_storage(w.snapshot.metadata.index, w.snapshot.metadata.term,
+                               "raw_node::on_write_complete(): called before the snapshot of "
+                               "this write was persisted (call persist(w), or "
+                               "storage.apply_snapshot(w.snapshot), first)");
+        if (!w.entries.empty())
+            require_in_storage(w.entries.back().index, w.entries.back().term,
+                               "raw_node::on_write_complete(): called before the entries of "
+                               "this write were persisted (call persist(w), or append them to "
+                               "the storage, first)");
         if (!is_empty(w.snapshot)) {
             // The application restored its state machine from the snapshot with the write.
             raft_.on_snapshot_persisted(w.snapshot.metadata.index);
@@ -290,11 +314,22 @@ public:
 
     // Call after persisting the last ready and applying its committed entries. With async
     // storage writes, call it right after ready() has been handed off: it sends the messages
-    // that need no durability and records what was applied.
+    // that need no durability and records what was applied. Aborts when the storage does not
+    // hold the ready's snapshot or entries (see the top of this file).
     void advance() {
         auto& rd = rd_;
+        // The snapshot first, as it was persisted (it replaces the log the entries follow).
+        if (!is_empty(rd.snapshot))
+            require_in_storage(rd.snapshot.metadata.index, rd.snapshot.metadata.term,
+                               "raw_node::advance(): called before the snapshot of this ready "
+                               "was persisted (call persist(rd), or "
+                               "storage.apply_snapshot(rd.snapshot), first)");
         if (!rd.entries.empty()) {
             const entry& last = rd.entries.back();
+            require_in_storage(last.index, last.term,
+                               "raw_node::advance(): called before the entries of this ready "
+                               "were persisted (call persist(rd), or append them to the "
+                               "storage, first)");
             raft_.on_persisted(last.index, last.term);
         }
         if (!is_empty(rd.snapshot)) raft_.on_snapshot_persisted(rd.snapshot.metadata.index);
@@ -384,6 +419,26 @@ private:
     }
 
     bool async() const noexcept { return raft_.cfg().async_storage_writes; }
+
+    // The ready cycle's precondition: (i, t), the last entry or the snapshot point the caller
+    // says is durable, can be read back from the storage. From here on the log reads that
+    // position from the storage only, so without this check a missed persist shows up cycles
+    // later as an unrelated assertion deep in raft_log ("after(0) is out of range ..."). Only
+    // positions the log is about to take as stable are checked: a stale write, whose entries
+    // a newer leader replaced meanwhile, is ignored by the log and may be overwritten in the
+    // storage too. errc::compacted passes: the application may compact up to what it applied.
+    void require_in_storage(index_t i, term_t t, const char* missed) const {
+        const auto& u = raft_.log().unstable();
+        const bool pending = (u.snapshot && u.snapshot->metadata.index == i &&
+                              u.snapshot->metadata.term == t) ||
+                             (i >= u.offset && u.maybe_term(i) == t);
+        if (!pending) return;
+        const auto stored = raft_.log().storage().term(i);
+        RAFTPP_ASSERT(stored.has_value() ? *stored == t : stored.error() == errc::compacted,
+                      detail::concat(missed, "; the storage does not hold index ", i, " at term ",
+                                     t)
+                          .c_str());
+    }
 
     // Position in unstable_entries() of the first entry not yet handed to a write. A log
     // truncation below what was handed out means those entries must be written again.

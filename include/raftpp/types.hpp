@@ -80,6 +80,9 @@ struct snapshot {
 };
 inline bool is_empty(const snapshot& s) noexcept { return s.metadata.index == 0; }
 
+// The values are the wire encoding (codec/message.hpp, docs/net.md): never renumber them, and
+// add new types at the end. etcd's MsgStorageAppend/MsgStorageApply (and their responses) have
+// no counterpart: async storage writes travel as raw_node's storage_write instead.
 enum class message_type : std::uint8_t {
     hup = 0,               // local: start an election
     beat,                  // local: leader broadcasts heartbeats
@@ -99,13 +102,9 @@ enum class message_type : std::uint8_t {
     read_index,
     read_index_resp,
     pre_vote,
-    pre_vote_resp,
-    storage_append,        // async storage writes: append to the local log
-    storage_append_resp,
-    storage_apply,         // async storage writes: apply committed entries
-    storage_apply_resp,
+    pre_vote_resp = 18,
 };
-inline constexpr int message_type_count = 23;
+inline constexpr int message_type_count = 19;
 
 struct message {
     message_type type = message_type::hup;
@@ -139,8 +138,8 @@ inline std::string_view to_string(message_type t) noexcept {
         "hup", "beat", "prop", "app", "app_resp", "vote", "vote_resp", "snap",
         "heartbeat", "heartbeat_resp", "unreachable", "snap_status", "check_quorum",
         "transfer_leader", "timeout_now", "read_index", "read_index_resp", "pre_vote",
-        "pre_vote_resp", "storage_append", "storage_append_resp", "storage_apply",
-        "storage_apply_resp"};
+        "pre_vote_resp"};
+    static_assert(std::size(names) == message_type_count);
     auto i = static_cast<unsigned>(t);
     return i < std::size(names) ? names[i] : std::string_view("unknown");
 }
@@ -149,16 +148,13 @@ inline std::string_view to_string(message_type t) noexcept {
 inline constexpr bool is_local_message(message_type t) noexcept {
     return t == message_type::hup || t == message_type::beat ||
            t == message_type::unreachable || t == message_type::snap_status ||
-           t == message_type::check_quorum || t == message_type::storage_append ||
-           t == message_type::storage_append_resp || t == message_type::storage_apply ||
-           t == message_type::storage_apply_resp;
+           t == message_type::check_quorum;
 }
 
 inline constexpr bool is_response_message(message_type t) noexcept {
     return t == message_type::app_resp || t == message_type::vote_resp ||
            t == message_type::heartbeat_resp || t == message_type::unreachable ||
-           t == message_type::pre_vote_resp || t == message_type::read_index_resp ||
-           t == message_type::storage_append_resp || t == message_type::storage_apply_resp;
+           t == message_type::pre_vote_resp || t == message_type::read_index_resp;
 }
 
 // The response type for a vote request type (vote -> vote_resp, pre_vote -> pre_vote_resp).

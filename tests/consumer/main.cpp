@@ -1,10 +1,15 @@
 // The consumer check's one translation unit: a single-node raw_node over memory_storage that
-// commits and applies one entry. Exits 0 when "hello" was applied.
+// commits and applies one entry. Exits 0 when "hello" was applied; prints the version of
+// the headers it was compiled with (check.sh compares it with meson.build's).
 #include <cstdio>
 #include <string>
 
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
+#include <raftpp/version.hpp>
+
+static_assert(RAFTPP_VERSION ==
+              RAFTPP_VERSION_MAJOR * 10000 + RAFTPP_VERSION_MINOR * 100 + RAFTPP_VERSION_PATCH);
 
 int main() {
     static_assert(raftpp::storage<raftpp::memory_storage>);
@@ -29,6 +34,7 @@ int main() {
     run();
     if (!node.propose(raftpp::buffer("hello"))) return 1;
     run();
-    std::printf("consumer applied: %s\n", applied.c_str());
+    std::printf("consumer applied: %s (raftpp %s, C++ %ld)\n", applied.c_str(),
+                RAFTPP_VERSION_STRING, static_cast<long>(__cplusplus));
     return applied == "hello" ? 0 : 1;
 }

@@ -25,7 +25,9 @@ inline constexpr std::uint8_t conf_change_version = 1;
 inline constexpr std::uint8_t conf_change_v2_version = 1;
 
 // The last message_type the loader knows (types.hpp declares them in wire order).
-inline constexpr message_type last_message_type = message_type::storage_apply_resp;
+// Types 19-22 were etcd's storage-write messages (local only: no raftpp node ever sent one,
+// and raw_node::step refused them), so refusing them as unknown changes nothing on the wire.
+inline constexpr message_type last_message_type = message_type::pre_vote_resp;
 static_assert(static_cast<int>(last_message_type) + 1 == message_type_count,
               "a message_type was added: extend last_message_type and docs/net.md");
 

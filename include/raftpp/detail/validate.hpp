@@ -18,6 +18,9 @@ namespace raftpp::detail {
 inline constexpr index_t max_peer_index = std::numeric_limits<index_t>::max() / 2;
 
 inline std::error_code validate_message(const message& m) {
+    // The enum's byte can hold values no type has (the codec refuses them, a message built in
+    // memory may not): nothing in the core knows what to do with one.
+    if (static_cast<int>(m.type) >= message_type_count) return errc::malformed_message;
     switch (m.type) {
     case message_type::app: {
         // Entries must be the positions index+1, index+2, ... with non-decreasing terms no

@@ -11,6 +11,13 @@ result<void> RAFTPP_RAFT::step_message(message& m) {
             trace(log_level::warning, id_, " dropped malformed ", to_string(m.type), " from ", m.from);
             return ec;
         }
+    } else if (!from_self_ok(m)) {
+        // A peer message claiming to come from us: answering it would address a request to
+        // ourselves (a heartbeat_resp, an append), which send() asserts never happens.
+        // raw_node::step refuses it the same way.
+        trace(log_level::warning, id_, " dropped ", to_string(m.type), " claiming to be from ",
+              m.from, " (itself)");
+        return errc::malformed_message;
     }
     if (!step_term_checks(m)) return {};
     switch (m.type) {
@@ -27,6 +34,23 @@ result<void> RAFTPP_RAFT::step_message(message& m) {
     case role::follower: return step_follower(m);
     }
     return {};
+}
+
+// What a node may step with its own id in `from`: local messages and requests (raw_node's
+// hup, prop, read_index, transfer_leader, ...), and the responses the ready cycle delivers
+// back to it (a candidate's own vote, a leader's acknowledgement of its own appends), which
+// the core only ever sends to itself, granted. Anything else with from == id_ is forged.
+RAFTPP_RAFT_TEMPLATE
+bool RAFTPP_RAFT::from_self_ok(const message& m) const noexcept {
+    switch (m.type) {
+    case message_type::prop:
+    case message_type::read_index:
+    case message_type::transfer_leader: return true;
+    case message_type::app_resp:
+    case message_type::vote_resp:
+    case message_type::pre_vote_resp: return m.to == id_ && !m.reject;
+    default: return is_local_message(m.type);
+    }
 }
 
 // Returns false when the message is dealt with (ignored or answered) by the term rules alone.

@@ -1,0 +1,65 @@
+# cmake -DVERSION_FILE=<prefix>/share/cmake/raftpp/raftppConfigVersion.cmake -P version_check.cmake
+# Runs the installed version file on requests it must accept and requests it must refuse, as
+# find_package(raftpp <request>) would. Fails naming the first wrong answer.
+cmake_minimum_required(VERSION 3.14)
+if(NOT EXISTS "${VERSION_FILE}")
+  message(FATAL_ERROR "no version file at ${VERSION_FILE}")
+endif()
+
+# expect(REQUEST COMPATIBLE): REQUEST is a version, a range A...B, or "" (no version asked).
+function(expect request compatible)
+  foreach(v PACKAGE_FIND_VERSION PACKAGE_FIND_VERSION_RANGE PACKAGE_FIND_VERSION_COUNT
+            PACKAGE_FIND_VERSION_MAJOR PACKAGE_FIND_VERSION_MINOR PACKAGE_FIND_VERSION_MIN
+            PACKAGE_FIND_VERSION_MAX PACKAGE_FIND_VERSION_RANGE_MIN PACKAGE_FIND_VERSION_RANGE_MAX
+            PACKAGE_VERSION_COMPATIBLE PACKAGE_VERSION_EXACT)
+    unset(${v})
+  endforeach()
+  if(request MATCHES "^(.+)\\.\\.\\.(.+)$")
+    set(PACKAGE_FIND_VERSION_RANGE "${request}")
+    set(PACKAGE_FIND_VERSION_MIN "${CMAKE_MATCH_1}")
+    set(PACKAGE_FIND_VERSION_MAX "${CMAKE_MATCH_2}")
+    set(PACKAGE_FIND_VERSION_RANGE_MIN INCLUDE)
+    set(PACKAGE_FIND_VERSION_RANGE_MAX INCLUDE)
+    set(PACKAGE_FIND_VERSION "${CMAKE_MATCH_1}")
+  elseif(NOT request STREQUAL "")
+    set(PACKAGE_FIND_VERSION "${request}")
+    string(REPLACE "." ";" parts "${request}")
+    list(LENGTH parts PACKAGE_FIND_VERSION_COUNT)
+    list(GET parts 0 PACKAGE_FIND_VERSION_MAJOR)
+    set(PACKAGE_FIND_VERSION_MINOR 0)
+    if(PACKAGE_FIND_VERSION_COUNT GREATER 1)
+      list(GET parts 1 PACKAGE_FIND_VERSION_MINOR)
+    endif()
+  endif()
+  include("${VERSION_FILE}")
+  if(compatible AND NOT PACKAGE_VERSION_COMPATIBLE)
+    message(FATAL_ERROR "raftpp ${PACKAGE_VERSION} refused a request for '${request}'")
+  elseif(NOT compatible AND PACKAGE_VERSION_COMPATIBLE)
+    message(FATAL_ERROR "raftpp ${PACKAGE_VERSION} accepted a request for '${request}'")
+  endif()
+endfunction()
+
+include("${VERSION_FILE}")  # PACKAGE_VERSION
+string(REGEX MATCH "^([0-9]+)\\.([0-9]+)\\.([0-9]+)$" _ "${PACKAGE_VERSION}")
+set(major ${CMAKE_MATCH_1})
+set(minor ${CMAKE_MATCH_2})
+math(EXPR next_minor "${minor} + 1")
+math(EXPR next_major "${major} + 1")
+
+expect("" TRUE)
+expect("${PACKAGE_VERSION}" TRUE)
+expect("${major}.${minor}" TRUE)
+expect("${major}.${next_minor}" FALSE)
+expect("${next_major}.0" FALSE)
+expect("${major}.${minor}...${next_major}.0" TRUE)
+expect("${major}.${next_minor}...${next_major}.0" FALSE)
+if(major STREQUAL "0")
+  expect("0" TRUE)
+  if(minor GREATER 0)
+    math(EXPR prev_minor "${minor} - 1")
+    expect("0.${prev_minor}" FALSE)  # before 1.0 a minor release may break the API
+  endif()
+else()
+  expect("${major}" TRUE)
+endif()
+message(STATUS "raftppConfigVersion.cmake ${PACKAGE_VERSION}: requests answered as expected")
