@@ -8,7 +8,7 @@ using namespace asio_test;
 #ifdef RAFTPP_HAVE_OPENSSL
 // Mutual TLS. The certificates are made here with the openssl command line in a fresh
 // temporary directory: two CAs, nodes signed by the first, a stranger signed by the second.
-#include <raftpp/net/detail/tls_stream.hpp>
+#include <raftpp/net/tls.hpp>
 
 #include <boost/asio/ssl.hpp>
 

@@ -10,7 +10,7 @@
 
 #include <raftpp/net/asio_transport.hpp>
 #ifdef RAFTPP_HAVE_OPENSSL
-#include <raftpp/net/detail/tls_stream.hpp>
+#include <raftpp/net/tls.hpp>
 #endif
 
 int main() {

@@ -52,7 +52,7 @@ namespace raftpp::net {
 
 // Logger: the logger policy (RAFTPP_LOG); used on the transport's strand only.
 // Stream: boost::asio::ip::tcp::socket (the default), or net::tls_stream for mutual TLS
-// (<raftpp/net/detail/tls_stream.hpp>, which links OpenSSL); detail/stream_ops.hpp lists
+// (<raftpp/net/tls.hpp>, which links OpenSSL); detail/stream_ops.hpp lists
 // what a stream type must provide.
 template <class Logger = null_logger, class Stream = boost::asio::ip::tcp::socket>
 class basic_asio_transport {
