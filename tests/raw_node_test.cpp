@@ -4,6 +4,8 @@
 // log toward the commit index only once its append is persisted.
 #include <catch2/catch.hpp>
 
+#include "abort_test_util.hpp"
+
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 
@@ -111,33 +113,7 @@ struct durability_probe {
 };
 using probed_node = raw_node<memory_storage, durability_probe>;
 
-// Runs f in a forked child. Returns what the child wrote to stderr if it aborted (a
-// RAFTPP_ASSERT), std::nullopt if it returned normally.
-template <class F>
-std::optional<std::string> abort_message(F f) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        std::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the child just dies
-        ::close(fds[0]);
-        ::dup2(fds[1], 2);
-        ::close(1);
-        f();
-        ::_exit(0);
-    }
-    ::close(fds[1]);
-    std::string out;
-    char buf[512];
-    for (ssize_t k; (k = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, std::size_t(k));
-    ::close(fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) return out;
-    return std::nullopt;
-}
+using raftpp::test::abort_message;
 
 std::error_code construction_error(const config& cfg, memory_storage& st) {
     try {
