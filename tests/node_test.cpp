@@ -81,6 +81,37 @@ TEST_CASE("node: three members elect, replicate 10,000 proposals from coroutines
     CHECK(st.syncs < st.entries_persisted);
 }
 
+TEST_CASE("node: a completed proposal or read shows in status() at once", "[node]") {
+    // Whoever is told "applied" and then looks at status() (an operator, a test waiting for
+    // convergence) must see it applied: status() was published before the completion.
+    node_cluster c(3);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    std::atomic<int> stale{0}, failed{0};
+    auto one = [&](std::size_t via) -> asio::awaitable<void> {
+        kv_node& n = c.node(via);
+        for (std::uint32_t i = 0; i < 300; ++i) {
+            const node_status before = n.status();
+            auto [ec, out] = co_await n.async_propose(encode_kv(testing::kv_put(i % 8, i)),
+                                                      asio::as_tuple(asio::use_awaitable));
+            const node_status after = n.status();
+            if (ec || !out.ok) ++failed;
+            else if (after.applied <= before.applied ||
+                     after.proposals_applied <= before.proposals_applied)
+                ++stale;
+            auto [rec, at] = co_await n.async_read_index(asio::as_tuple(asio::use_awaitable));
+            if (rec) ++failed;
+            else if (n.status().applied < at) ++stale;
+        }
+    };
+    auto a = asio::co_spawn(c.io(), one(lead), asio::use_future);
+    auto b = asio::co_spawn(c.io(), one((lead + 1) % 3), asio::use_future);
+    REQUIRE(a.wait_for(60s) == std::future_status::ready);
+    REQUIRE(b.wait_for(60s) == std::future_status::ready);
+    CHECK(failed.load() == 0);
+    CHECK(stale.load() == 0);
+}
+
 TEST_CASE("node: the leader stops, a new one is elected, the old one restarts from its WAL "
           "and catches up", "[node]") {
     node_cluster c(3);

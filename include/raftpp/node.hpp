@@ -27,6 +27,8 @@
 // not_leader (forwarding off), too_many_requests, timed_out (node_options::request_timeout),
 // stopped, member_removed, unknown_member, invalid_argument, leader_transfer_failed,
 // learner_not_ready (a promote on the leader before the learner has 90 % of its log).
+// A proposal, conf change or read that succeeded completes after status() shows this node's
+// applied index at or past it.
 //
 // Threads: every public member may be called from any thread. The node's own work runs on a
 // strand of the executor (one thread or a pool); the state machine is called on that strand

@@ -392,10 +392,11 @@ private:
             }
             break;
         }
-        // Reads complete after the status is published, so a reader that looks at status()
-        // sees at least the index it was given applied.
+        // Reads and applied requests complete after the status is published, so whoever
+        // looks at status() then sees at least the index they were given applied.
         publish_status();
         if (raw_) this->complete_reads(raw_->raft().log().applied());
+        this->flush_applied();
     }
 
     // One ready cycle; false when the node failed and stopped.

@@ -2,6 +2,10 @@
 // how each completes: on its handler's executor, never inline, exactly once — applied,
 // refused, overwritten, timed out or cut short by stop().
 //
+// A request that succeeded is held until the cycle that applied it has published the node's
+// status (flush_applied): whoever sees the completion then sees status().applied at least
+// that far, as with reads.
+//
 // Proposals are numbered in the order they enter the log, so the pending ones sit in a deque
 // indexed by number and their deadlines are in order too: expiry looks at the front only.
 // A proposal the leader appended to its own log also remembers its index, so a different
@@ -16,6 +20,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -123,10 +128,12 @@ protected:
         if (auto* p = find_proposal(mine.seq); p && p->h) {
             ++counters_.proposals_applied;
             --live_;
-            if constexpr (sizeof...(Result) == 0 && !std::is_void_v<R>)
-                complete(std::move(p->h), std::error_code{}, R{});
+            if constexpr (std::is_void_v<R>)
+                applied_.push_back({std::move(p->h), {}});
+            else if constexpr (sizeof...(Result) == 0)
+                applied_.push_back({std::move(p->h), R{}});
             else
-                complete(std::move(p->h), std::error_code{}, std::forward<Result>(r)...);
+                applied_.push_back({std::move(p->h), R(std::forward<Result>(r)...)});
             pop_done();
         }
     }
@@ -143,7 +150,8 @@ protected:
         if (!mine.mine) return;
         for (auto it = conf_ops_.begin(); it != conf_ops_.end(); ++it) {
             if (it->seq != mine.seq) continue;
-            complete(std::move(it->h), ec, members);
+            if (ec) complete(std::move(it->h), ec, members);
+            else applied_conf_.push_back({std::move(it->h), members});
             conf_ops_.erase(it);
             return;
         }
@@ -242,7 +250,20 @@ protected:
         std::erase_if(by_index_, [i](const auto& kv) { return kv.first <= i; });
     }
 
+    // The successes of the cycles just run go out (see the top of this file).
+    void flush_applied() {
+        for (auto& a : applied_) {
+            if constexpr (std::is_void_v<R>) complete(std::move(a.h), std::error_code{});
+            else complete(std::move(a.h), std::error_code{}, std::move(a.r));
+        }
+        applied_.clear();
+        for (auto& a : applied_conf_) complete(std::move(a.h), std::error_code{}, std::move(a.members));
+        applied_conf_.clear();
+    }
+
     void fail_all(std::error_code ec) {
+        // What was applied succeeded, even when the node stops right after.
+        flush_applied();
         for (auto& p : proposals_)
             if (p.h) complete_proposal_error(std::move(p.h), ec);
         proposals_.clear();
@@ -264,6 +285,14 @@ private:
     struct pending_proposal {
         propose_handler h;
         clock::time_point deadline;
+    };
+    struct applied_proposal {
+        propose_handler h;
+        [[no_unique_address]] std::conditional_t<std::is_void_v<R>, std::monostate, R> r;
+    };
+    struct applied_conf_op {
+        members_handler h;
+        cluster_members members;
     };
     struct index_record {
         bool conf = false;
@@ -344,6 +373,8 @@ private:
     std::deque<read_batch> reads_;
     std::uint64_t next_read_ctx_ = 1;
     std::vector<transfer_op> transfers_;
+    std::vector<applied_proposal> applied_;  // capacity kept from cycle to cycle
+    std::vector<applied_conf_op> applied_conf_;
 };
 
 }  // namespace detail
