@@ -549,6 +549,56 @@ TEST_CASE("a single-node leader commits only what it has persisted", "[raw_node]
     CHECK_FALSE(n.has_ready());
 }
 
+TEST_CASE("propose of a batch appends its entries as one, or refuses them together",
+          "[raw_node][propose]") {
+    // etcd: one MsgProp carrying several entries. Consecutive indexes, one append per
+    // follower, all or nothing.
+    memory_storage st;
+    config c = cfg_for(1);
+    c.max_uncommitted_entries_size = 10;
+    node n(c, st);
+    REQUIRE(n.bootstrap(voters({1, 2})));
+    settle(n);
+    const std::vector<buffer> none_yet;
+    CHECK(n.propose(std::span<const buffer>(none_yet)));  // empty: nothing happens
+    const std::vector<buffer> batch{buffer("a"), buffer("bb"), buffer("c")};
+    // Not the leader, and no leader to forward to: all dropped, none appended.
+    CHECK(n.propose(std::span<const buffer>(batch)).error() == errc::proposal_dropped);
+    CHECK(n.raft().log().last_index() == 2);
+
+    REQUIRE(n.campaign());
+    settle(n);
+    message v = msg(message_type::vote_resp, 2, 1, n.raft().term());
+    REQUIRE(n.step(std::move(v)));
+    settle(n);
+    REQUIRE(n.raft().role() == role::leader);
+    const index_t last = n.raft().log().last_index();
+    // The follower acks the leader's log, so it is replicated to without probing.
+    message ack = msg(message_type::app_resp, 2, 1, n.raft().term());
+    ack.index = last;
+    REQUIRE(n.step(std::move(ack)));
+    settle(n);
+    REQUIRE(n.propose(std::span<const buffer>(batch)));
+    auto out = cycle(n);
+    REQUIRE(out.entries.size() == 3);
+    CHECK(out.entries[0] == ent(n.raft().term(), last + 1, "a"));
+    CHECK(out.entries[1] == ent(n.raft().term(), last + 2, "bb"));
+    CHECK(out.entries[2] == ent(n.raft().term(), last + 3, "c"));
+    // One append to the follower carries the whole batch.
+    std::size_t appends = 0;
+    for (const auto& m : out.messages)
+        if (m.type == message_type::app && m.to == 2 && !m.entries.empty()) {
+            ++appends;
+            CHECK(indexes(m.entries) == std::vector<index_t>{last + 1, last + 2, last + 3});
+        }
+    CHECK(appends == 1);
+    // Over the uncommitted-size limit (4 bytes pending, 4 + 8 > 10): the whole batch is
+    // refused, none of it appended.
+    const std::vector<buffer> big{buffer("1234"), buffer("5678")};
+    CHECK(n.propose(std::span<const buffer>(big)).error() == errc::proposal_dropped);
+    CHECK(n.raft().log().last_index() == last + 3);
+}
+
 TEST_CASE("a leader's own log counts toward commit only after advance()",
           "[raw_node][durability]") {
     memory_storage st;

@@ -96,20 +96,24 @@ public:
     result<raftpp::snapshot> snapshot() const;
 
     // Inline: the core asks for these many times per message.
-    index_t first_index() const {
+    [[gnu::always_inline]] index_t first_index() const {
         if (unstable_.snapshot) return unstable_.snapshot->metadata.index + 1;
         auto r = storage_->first_index();
         if (!r.has_value()) [[unlikely]] storage_failed("first_index", r.error());
         return *r;
     }
-    index_t last_index() const {
+    [[gnu::always_inline]] index_t last_index() const {
         if (!unstable_.entries.empty()) return unstable_.offset + unstable_.entries.size() - 1;
+        return stable_last_index();
+    }
+    term_t last_term() const;
+    // last_index() when nothing is unstable.
+    [[gnu::always_inline]] index_t stable_last_index() const {
         if (unstable_.snapshot) return unstable_.snapshot->metadata.index;
         auto r = storage_->last_index();
         if (!r.has_value()) [[unlikely]] storage_failed("last_index", r.error());
         return *r;
     }
-    term_t last_term() const;
 
     // The term of the entry at i. The valid range is [first_index() - 1, last_index()]:
     //   i < first_index() - 1  -> errc::compacted (etcd 3.4 returns 0; etcd 3.5+ ErrCompacted)
@@ -175,6 +179,8 @@ private:
     // etcd's mustCheckOutOfBounds with errors for etcd's panics: first_index() <= lo <= hi <=
     // last_index() + 1.
     std::error_code check_out_of_bounds(index_t lo, index_t hi) const;
+    void append_unstable(index_t lo, index_t hi, std::uint64_t max_size, std::vector<entry>& out,
+                         std::size_t base) const;
     template <class Entry>
     std::optional<index_t> maybe_append_impl(index_t index, term_t log_term, index_t committed,
                                              std::span<Entry> ents);

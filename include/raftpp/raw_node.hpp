@@ -133,6 +133,17 @@ public:
     result<void> campaign() { return raft_.step(local(message_type::hup)); }
 
     result<void> propose(buffer data) { return propose_entry(entry_type::normal, std::move(data)); }
+    // Proposes every payload of the batch as one message (etcd: one MsgProp carrying several
+    // entries, as a follower forwards them): the entries take consecutive indexes and are
+    // accepted or refused together. An empty batch is a no-op.
+    result<void> propose(std::span<const buffer> batch) {
+        if (batch.empty()) return {};
+        prepare_prop();
+        for (const buffer& b : batch) prop_.entries.push_back({0, 0, entry_type::normal, b});
+        auto r = raft_.step_message(prop_);
+        prop_.entries.clear();
+        return r;
+    }
     result<void> propose_conf_change(const conf_change& cc) {
         return propose_entry(entry_type::conf_change, encode(cc));
     }
@@ -206,6 +217,8 @@ public:
 
     bool has_ready() const {
         const auto& r = raft_;
+        // Cheapest first: messages waiting is the common reason while a cluster is busy.
+        if (!r.messages().empty() || !r.messages_after_append().empty()) return true;
         if (r.soft_state_now() != prev_soft_) return true;
         if (auto hs = r.hard_state_now(); !is_empty(hs) && hs != prev_hard_) return true;
         const auto& log = r.log();
@@ -218,8 +231,7 @@ public:
             if (log.unstable().snapshot.has_value()) return true;
             if (!log.unstable_entries().empty() || log.has_next_committed_entries()) return true;
         }
-        return !r.messages().empty() || !r.messages_after_append().empty() ||
-               !r.read_states().empty();
+        return !r.read_states().empty();
     }
 
     // Collects what changed. The returned reference stays valid until advance().
@@ -255,11 +267,17 @@ public:
         rd.hard_state = hs_changed ? hs : hard_state{};
         // Messages that may go now, then those that had to wait for this cycle's persist.
         // Responses a node owes itself are stepped in advance() instead of being sent.
-        for (auto& m : raft_.messages_after_append()) {
+        auto& after = raft_.messages_after_append();
+        if (rd.messages.empty() && after.size() == 1 && after[0].to != raft_.id()) {
+            // A follower's cycle: one response is all it sends. Take the vector whole.
+            std::swap(rd.messages, after);
+            return rd;
+        }
+        for (auto& m : after) {
             if (m.to == raft_.id()) steps_on_advance_.push_back(std::move(m));
             else rd.messages.push_back(std::move(m));
         }
-        raft_.messages_after_append().clear();
+        after.clear();
         return rd;
     }
 
@@ -478,6 +496,14 @@ private:
     }
     // Proposals go through one reused message, so proposing allocates nothing of its own.
     result<void> propose_entry(entry_type t, buffer data) {
+        prepare_prop();
+        prop_.entries.push_back({0, 0, t, std::move(data)});
+        auto r = raft_.step_message(prop_);
+        prop_.entries.clear();
+        return r;
+    }
+
+    void prepare_prop() {
         // Only these fields are ever set on prop_; stepping may move from it (forwarding),
         // which leaves the rest at their defaults.
         prop_.type = message_type::prop;
@@ -485,10 +511,6 @@ private:
         prop_.to = none;
         prop_.term = 0;
         prop_.entries.clear();
-        prop_.entries.push_back({0, 0, t, std::move(data)});
-        auto r = raft_.step_message(prop_);
-        prop_.entries.clear();
-        return r;
     }
 
     raft_type raft_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -51,10 +52,13 @@ public:
     using value_type = std::pair<node_id, progress>;
 
     progress* find(node_id id) noexcept {
-        // Most clusters have a handful of members: a scan beats the binary search's branches.
-        if (entries_.size() <= 8) {
-            for (auto& e : entries_)
-                if (e.first == id) return &e.second;
+        // Most clusters have a handful of members: a scan of the packed ids beats the binary
+        // search's branches (and a scan of the pairs, a progress apart).
+        const std::size_t n = ids_.size();
+        if (n <= 8) {
+            const node_id* ids = ids_.data();
+            for (std::size_t i = 0; i < n; ++i)
+                if (ids[i] == id) return &entries_[i].second;
             return nullptr;
         }
         auto it = lower_bound(id);
@@ -70,6 +74,7 @@ public:
         if (it != entries_.end() && it->first == id) {
             it->second = std::move(pr);
         } else {
+            ids_.insert(ids_.begin() + (it - entries_.begin()), id);
             it = entries_.emplace(it, id, std::move(pr));
         }
         return it->second;
@@ -78,10 +83,14 @@ public:
     bool erase(node_id id) noexcept {
         auto it = lower_bound(id);
         if (it == entries_.end() || it->first != id) return false;
+        ids_.erase(ids_.begin() + (it - entries_.begin()));
         entries_.erase(it);
         return true;
     }
-    void clear() noexcept { entries_.clear(); }
+    void clear() noexcept {
+        entries_.clear();
+        ids_.clear();
+    }
 
     std::size_t size() const noexcept { return entries_.size(); }
     bool empty() const noexcept { return entries_.empty(); }
@@ -104,6 +113,7 @@ private:
     }
 
     std::vector<value_type> entries_;
+    std::vector<node_id> ids_;  // entries_[i].first, packed for find()
 };
 
 // Votes counted in an election (etcd's TallyVotes results).
@@ -195,6 +205,22 @@ public:
 
     // The highest index acked (match) by a quorum of the voters; see committed_index.
     index_t committed() const {
+        // Outside joint consensus with a handful of voters (every commit of a steady cluster):
+        // both the voters and the progress map are sorted by id, so one merge walk finds every
+        // voter's match without a lookup each.
+        const majority_config& in = config_.voters.incoming;
+        if (config_.voters.outgoing.empty() && !in.empty() && in.size() <= 7) {
+            std::array<index_t, 7> acked{};
+            std::size_t n = 0;
+            auto p = progress_.begin();
+            const auto end = progress_.end();
+            for (node_id id : in) {
+                while (p != end && p->first < id) ++p;
+                acked[n++] = p != end && p->first == id ? p->second.match : 0;
+            }
+            quorum_impl::insertion_sort(acked.data(), n);
+            return acked[n - (n / 2 + 1)];
+        }
         return committed_index(config_.voters, [this](node_id id) -> std::optional<index_t> {
             const detail::progress* pr = progress_.find(id);
             if (pr == nullptr) return std::nullopt;

@@ -241,26 +241,28 @@ bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
     if (!send_if_empty && pr->next > log_.last_index()) return false;
     if (pr->state == detail::progress_state::replicate && join_pending_append(to, *pr)) return true;
     auto prev_term = log_.term(pr->next - 1);
-    std::vector<entry> ents = detail::entry_vector_pool::acquire();
-    const auto ec = log_.entries_into(pr->next, cfg_.max_size_per_msg, ents);
-    if (!ec && ents.empty() && !send_if_empty) {
-        detail::entry_vector_pool::release(std::move(ents));
-        return false;
+    // The term before the entries is compacted away: only a snapshot helps.
+    if (!prev_term) return send_snapshot(to, *pr);
+    const bool nothing_new = pr->next > log_.last_index();
+    if (nothing_new) {
+        if (!send_if_empty) return false;
+        // A commit-only append: raise the commit of one still queued, or queue one that
+        // carries no entry vector at all.
+        if (raise_pending_commit(to)) return true;
     }
-    if (!ec && ents.empty() && prev_term && raise_pending_commit(to)) {
-        detail::entry_vector_pool::release(std::move(ents));
-        return true;
-    }
-    // The entries (or the term before them) are compacted away: only a snapshot helps.
-    if (!prev_term || ec) {
-        detail::entry_vector_pool::release(std::move(ents));
-        return send_snapshot(to, *pr);
-    }
-
+    // The entries go straight into the queued message's vector (one from the pool).
     message& m = queue_message(message_type::app, to);
+    if (!nothing_new) {
+        m.entries = detail::entry_vector_pool::acquire();
+        if (log_.entries_into(pr->next, cfg_.max_size_per_msg, m.entries)) {
+            // Compacted between the term read and here: take the message back.
+            detail::entry_vector_pool::release(std::move(m.entries));
+            msgs_.pop_back();
+            return send_snapshot(to, *pr);
+        }
+    }
     m.index = pr->next - 1;
     m.log_term = *prev_term;
-    m.entries = std::move(ents);
     m.commit = log_.committed();
     if (const std::size_t n = m.entries.size(); n != 0) {
         switch (pr->state) {

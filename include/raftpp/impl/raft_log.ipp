@@ -212,10 +212,16 @@ result<std::vector<entry>> raft_log<Storage>::slice(index_t lo, index_t hi,
 template <storage_reader Storage>
 std::error_code raft_log<Storage>::slice_into(index_t lo, index_t hi, std::uint64_t max_size,
                                               std::vector<entry>& out) const {
+    const index_t offset = unstable_.offset;
+    const std::size_t base = out.size();
+    // The leader's hot path (new entries for a follower) reads the unstable tail only: no
+    // storage bounds to ask for.
+    if (lo >= offset && lo < hi && hi <= offset + unstable_.entries.size()) {
+        append_unstable(lo, hi, max_size, out, base);
+        return {};
+    }
     if (auto ec = check_out_of_bounds(lo, hi)) return ec;
     if (lo == hi) return {};
-    const std::size_t base = out.size();
-    const index_t offset = unstable_.offset;
     if (lo < offset) {
         // [lo, min(hi, offset)) is stable.
         const index_t stored_hi = std::min(hi, offset);
@@ -246,21 +252,26 @@ std::error_code raft_log<Storage>::slice_into(index_t lo, index_t hi, std::uint6
         // Storage stopped early at the size limit: the unstable part cannot fit either.
         if (out.size() - base < stored_hi - lo) return {};
     }
-    if (hi > offset) {
-        // Copy only the prefix of [max(lo, offset), hi) that fits, applying etcd's limitSize
-        // to the combined slice: the first entry always, then while the total is <= max_size.
-        const auto tail = unstable_.slice(std::max(lo, offset), hi);
-        std::uint64_t size = 0;
-        for (std::size_t i = base; i < out.size(); ++i) size += entry_size(out[i]);
-        const bool none_yet = out.size() == base;
-        std::size_t n = 0;
-        for (; n < tail.size(); ++n) {
-            size += entry_size(tail[n]);
-            if (size > max_size && !(none_yet && n == 0)) break;
-        }
-        out.insert(out.end(), tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(n));
-    }
+    if (hi > offset) append_unstable(std::max(lo, offset), hi, max_size, out, base);
     return {};
+}
+
+// Copies only the prefix of the unstable [lo, hi) that fits, applying etcd's limitSize to the
+// slice begun at out[base]: the first entry always, then while the total is <= max_size.
+template <storage_reader Storage>
+void raft_log<Storage>::append_unstable(index_t lo, index_t hi, std::uint64_t max_size,
+                                        std::vector<entry>& out, std::size_t base) const {
+    const auto tail = unstable_.slice(lo, hi);
+    std::uint64_t size = 0;
+    for (std::size_t i = base; i < out.size(); ++i) size += entry_size(out[i]);
+    const bool none_yet = out.size() == base;
+    std::size_t n = 0;
+    for (; n < tail.size(); ++n) {
+        size += entry_size(tail[n]);
+        if (size > max_size && !(none_yet && n == 0)) break;
+    }
+    if (n == 1) out.push_back(tail[0]);  // one new proposal: most calls
+    else out.insert(out.end(), tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 template <storage_reader Storage>
