@@ -427,6 +427,13 @@ private:
         }
         for (const auto& rs : rd.read_states) this->on_read_state(rs);
         for (const auto& e : rd.committed_entries) apply(e);
+        if (this->has_applied() && !rd.committed_entries.empty()) {
+            // What was applied completes now, once status() shows it (see node_requests.hpp),
+            // and before this cycle's messages go out: its callers move on sooner. raft's
+            // applied index moves in advance(); the state machine's is already here.
+            publish_status(rd.committed_entries.back().index);
+            this->flush_applied();
+        }
         std::optional<storage_write> w = std::move(rd.write);
         raw_->advance();
         if (w) pending_writes_.push_back(std::move(*w));
@@ -703,7 +710,9 @@ private:
         }
     }
 
-    void publish_status() {
+    // applied_through: the last entry the state machine applied, when it is ahead of raft's
+    // own applied index (between the apply and advance()).
+    void publish_status(index_t applied_through = 0) {
         std::lock_guard lock(status_mu_);
         node_status& s = status_;
         s.id = id_;
@@ -718,7 +727,7 @@ private:
             s.leader = r.lead();
             s.term = r.term();
             s.commit = r.log().committed();
-            s.applied = r.log().applied();
+            s.applied = std::max(r.log().applied(), applied_through);
         }
         s.snapshot_index = snap_index_;
         s.members = members_.size();

@@ -250,6 +250,8 @@ protected:
         std::erase_if(by_index_, [i](const auto& kv) { return kv.first <= i; });
     }
 
+    bool has_applied() const noexcept { return !applied_.empty() || !applied_conf_.empty(); }
+
     // The successes of the cycles just run go out (see the top of this file).
     void flush_applied() {
         for (auto& a : applied_) {
