@@ -549,6 +549,53 @@ TEST_CASE("a single-node leader commits only what it has persisted", "[raw_node]
     CHECK_FALSE(n.has_ready());
 }
 
+// A transport with the optional batch ability: advance() hands it the cycle's messages at
+// once, through send_all only.
+struct batch_transport {
+    std::vector<message>* got = nullptr;
+    int* send_calls = nullptr;
+    int* send_all_calls = nullptr;
+    void send(message&& m) {
+        ++*send_calls;
+        got->push_back(std::move(m));
+    }
+    void send_all(std::vector<message>& ms) {
+        ++*send_all_calls;
+        std::swap(*got, ms);  // the vectors trade places; the caller clears its new one
+    }
+};
+
+TEST_CASE("advance() gives a transport with send_all the cycle's messages at once",
+          "[raw_node][transport]") {
+    memory_storage st;
+    std::vector<message> got;
+    int sends = 0, batches = 0;
+    raw_node<memory_storage, batch_transport> n(cfg_for(1), st,
+                                                batch_transport{&got, &sends, &batches});
+    REQUIRE(n.bootstrap(voters({1, 2, 3})));
+    while (n.has_ready()) {
+        auto& rd = n.ready();
+        REQUIRE(n.persist(rd));
+        for (const auto& e : rd.committed_entries)
+            if (e.type != entry_type::normal) REQUIRE(n.apply_conf_change(*decode_conf_change_entry(e)));
+        n.advance();
+    }
+    got.clear();
+    REQUIRE(n.campaign());
+    auto& rd = n.ready();
+    REQUIRE(rd.messages.size() == 2);
+    REQUIRE(n.persist(rd));
+    n.advance();
+    CHECK(sends == 0);
+    CHECK(batches == 1);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].type == message_type::vote);
+    CHECK(got[0].to == 2);
+    CHECK(got[1].to == 3);
+    // The vector it handed back is cleared and reused: the next cycle is not polluted.
+    CHECK_FALSE(n.has_ready());
+}
+
 TEST_CASE("propose of a batch appends its entries as one, or refuses them together",
           "[raw_node][propose]") {
     // etcd: one MsgProp carrying several entries. Consecutive indexes, one append per

@@ -351,7 +351,13 @@ public:
             raft_.on_persisted(last.index, last.term);
         }
         if (!is_empty(rd.snapshot)) raft_.on_snapshot_persisted(rd.snapshot.metadata.index);
-        for (auto& m : rd.messages) raft_.transport().send(std::move(m));
+        if constexpr (requires(Transport& t, std::vector<message>& v) { t.send_all(v); }) {
+            // The optional batch ability: the transport takes the cycle's messages at once
+            // (it may swap vectors with us), instead of one move and one destruction each.
+            if (!rd.messages.empty()) raft_.transport().send_all(rd.messages);
+        } else {
+            for (auto& m : rd.messages) raft_.transport().send(std::move(m));
+        }
         rd.messages.clear();
         for (auto& m : steps_on_advance_) (void)raft_.step(std::move(m));
         steps_on_advance_.clear();

@@ -3,7 +3,8 @@
 // core never waits for delivery.
 //   vector_transport — collects messages for the ready cycle and for tests.
 // Other abilities a transport may offer are detected by the core with
-// `if constexpr (requires { ... })` and are not part of the concept.
+// `if constexpr (requires { ... })` and are not part of the concept: today
+// `t.send_all(std::vector<message>&)`, a cycle's messages at once (docs/concepts.md#transport).
 #pragma once
 
 #include <cstddef>
