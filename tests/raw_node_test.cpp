@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "abort_test_util.hpp"
+#include "raw_node_test_util.hpp"
 
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
@@ -23,79 +24,9 @@
 #include <unistd.h>
 
 using namespace raftpp;
+using namespace raftpp::test;
 
 namespace {
-
-config cfg_for(node_id id) {
-    config c;
-    c.id = id;
-    c.election_tick = 10;
-    c.heartbeat_tick = 1;
-    return c;
-}
-
-using node = raw_node<memory_storage>;  // vector_transport: sent messages are inspectable
-
-// What one ready held, copied out before advance() consumes it.
-struct cycle_out {
-    std::optional<soft_state> soft;
-    hard_state hard;
-    std::vector<entry> entries;
-    std::vector<entry> committed;
-    std::vector<message> messages;
-    bool must_sync = false;
-};
-
-// One whole ready cycle as an application runs it: persist, apply, advance.
-template <class Node>
-cycle_out cycle(Node& n) {
-    REQUIRE(n.has_ready());
-    auto& rd = n.ready();
-    cycle_out out{rd.soft_state, rd.hard_state, {rd.entries.begin(), rd.entries.end()},
-                  rd.committed_entries, rd.messages, rd.must_sync};
-    REQUIRE(n.persist(rd));
-    for (const auto& e : rd.committed_entries)
-        if (e.type != entry_type::normal)
-            REQUIRE(n.apply_conf_change(*decode_conf_change_entry(e)));
-    n.advance();
-    return out;
-}
-
-template <class Node>
-void settle(Node& n) {
-    while (n.has_ready()) cycle(n);
-}
-
-std::vector<peer> voters(std::initializer_list<node_id> ids) {
-    std::vector<peer> out;
-    for (node_id id : ids) out.push_back({id, false, {}});
-    return out;
-}
-
-message msg(message_type t, node_id from, node_id to, term_t term) {
-    message m;
-    m.type = t;
-    m.from = from;
-    m.to = to;
-    m.term = term;
-    return m;
-}
-
-entry ent(term_t term, index_t index, std::string_view data = {}) {
-    return {term, index, entry_type::normal, buffer(data)};
-}
-
-std::vector<index_t> indexes(const std::vector<entry>& es) {
-    std::vector<index_t> out;
-    for (const auto& e : es) out.push_back(e.index);
-    return out;
-}
-
-const progress_status* progress_of(const status& s, node_id id) {
-    for (const auto& p : s.progress)
-        if (p.id == id) return &p;
-    return nullptr;
-}
 
 // A transport that records, with each message, what the node's storage held when the message
 // was handed over: the durability contract says that state already covers the message.
@@ -547,103 +478,6 @@ TEST_CASE("a single-node leader commits only what it has persisted", "[raw_node]
     CHECK(out.committed[0] == ent(2, 3, "x"));
     CHECK(n.status().applied == 3);
     CHECK_FALSE(n.has_ready());
-}
-
-// A transport with the optional batch ability: advance() hands it the cycle's messages at
-// once, through send_all only.
-struct batch_transport {
-    std::vector<message>* got = nullptr;
-    int* send_calls = nullptr;
-    int* send_all_calls = nullptr;
-    void send(message&& m) {
-        ++*send_calls;
-        got->push_back(std::move(m));
-    }
-    void send_all(std::vector<message>& ms) {
-        ++*send_all_calls;
-        std::swap(*got, ms);  // the vectors trade places; the caller clears its new one
-    }
-};
-
-TEST_CASE("advance() gives a transport with send_all the cycle's messages at once",
-          "[raw_node][transport]") {
-    memory_storage st;
-    std::vector<message> got;
-    int sends = 0, batches = 0;
-    raw_node<memory_storage, batch_transport> n(cfg_for(1), st,
-                                                batch_transport{&got, &sends, &batches});
-    REQUIRE(n.bootstrap(voters({1, 2, 3})));
-    while (n.has_ready()) {
-        auto& rd = n.ready();
-        REQUIRE(n.persist(rd));
-        for (const auto& e : rd.committed_entries)
-            if (e.type != entry_type::normal) REQUIRE(n.apply_conf_change(*decode_conf_change_entry(e)));
-        n.advance();
-    }
-    got.clear();
-    REQUIRE(n.campaign());
-    auto& rd = n.ready();
-    REQUIRE(rd.messages.size() == 2);
-    REQUIRE(n.persist(rd));
-    n.advance();
-    CHECK(sends == 0);
-    CHECK(batches == 1);
-    REQUIRE(got.size() == 2);
-    CHECK(got[0].type == message_type::vote);
-    CHECK(got[0].to == 2);
-    CHECK(got[1].to == 3);
-    // The vector it handed back is cleared and reused: the next cycle is not polluted.
-    CHECK_FALSE(n.has_ready());
-}
-
-TEST_CASE("propose of a batch appends its entries as one, or refuses them together",
-          "[raw_node][propose]") {
-    // etcd: one MsgProp carrying several entries. Consecutive indexes, one append per
-    // follower, all or nothing.
-    memory_storage st;
-    config c = cfg_for(1);
-    c.max_uncommitted_entries_size = 10;
-    node n(c, st);
-    REQUIRE(n.bootstrap(voters({1, 2})));
-    settle(n);
-    const std::vector<buffer> none_yet;
-    CHECK(n.propose(std::span<const buffer>(none_yet)));  // empty: nothing happens
-    const std::vector<buffer> batch{buffer("a"), buffer("bb"), buffer("c")};
-    // Not the leader, and no leader to forward to: all dropped, none appended.
-    CHECK(n.propose(std::span<const buffer>(batch)).error() == errc::proposal_dropped);
-    CHECK(n.raft().log().last_index() == 2);
-
-    REQUIRE(n.campaign());
-    settle(n);
-    message v = msg(message_type::vote_resp, 2, 1, n.raft().term());
-    REQUIRE(n.step(std::move(v)));
-    settle(n);
-    REQUIRE(n.raft().role() == role::leader);
-    const index_t last = n.raft().log().last_index();
-    // The follower acks the leader's log, so it is replicated to without probing.
-    message ack = msg(message_type::app_resp, 2, 1, n.raft().term());
-    ack.index = last;
-    REQUIRE(n.step(std::move(ack)));
-    settle(n);
-    REQUIRE(n.propose(std::span<const buffer>(batch)));
-    auto out = cycle(n);
-    REQUIRE(out.entries.size() == 3);
-    CHECK(out.entries[0] == ent(n.raft().term(), last + 1, "a"));
-    CHECK(out.entries[1] == ent(n.raft().term(), last + 2, "bb"));
-    CHECK(out.entries[2] == ent(n.raft().term(), last + 3, "c"));
-    // One append to the follower carries the whole batch.
-    std::size_t appends = 0;
-    for (const auto& m : out.messages)
-        if (m.type == message_type::app && m.to == 2 && !m.entries.empty()) {
-            ++appends;
-            CHECK(indexes(m.entries) == std::vector<index_t>{last + 1, last + 2, last + 3});
-        }
-    CHECK(appends == 1);
-    // Over the uncommitted-size limit (4 bytes pending, 4 + 8 > 10): the whole batch is
-    // refused, none of it appended.
-    const std::vector<buffer> big{buffer("1234"), buffer("5678")};
-    CHECK(n.propose(std::span<const buffer>(big)).error() == errc::proposal_dropped);
-    CHECK(n.raft().log().last_index() == last + 3);
 }
 
 TEST_CASE("a leader's own log counts toward commit only after advance()",

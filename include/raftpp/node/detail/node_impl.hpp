@@ -38,6 +38,7 @@
 #include <raftpp/error.hpp>
 #include <raftpp/logger.hpp>
 #include <raftpp/node/detail/envelope.hpp>
+#include <raftpp/node/detail/node_counters.hpp>
 #include <raftpp/node/detail/node_requests.hpp>
 #include <raftpp/node/member_boot.hpp>
 #include <raftpp/node/options.hpp>
@@ -417,7 +418,7 @@ private:
             counters_.entries_persisted += rd.entries.size();
             const auto t0 = clock::now();
             if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready"), false;
-            if (rd.must_sync) record_sync(clock::now() - t0);
+            if (rd.must_sync) counters_.record_sync(clock::now() - t0);
         }
         ++counters_.cycles;
         if (!is_empty(*snap)) {
@@ -469,18 +470,8 @@ private:
         }
     }
 
-    void record_sync(clock::duration took) {
-        const double secs = std::chrono::duration<double>(took).count();
-        const auto& bounds = node_status::sync_bucket_bounds;
-        std::size_t k = 0;
-        while (k < bounds.size() && secs > bounds[k]) ++k;
-        ++counters_.sync_buckets[k];
-        counters_.sync_nanoseconds +=
-            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
-    }
-
     void on_synced(result<void> r, clock::duration took) {
-        record_sync(took);
+        counters_.record_sync(took);
         sync_in_flight_ = false;
         if (!running()) return;
         if (!r) return fail(r.error(), "syncing the WAL");
@@ -733,14 +724,6 @@ private:
         s.members = members_.size();
         const member* self = members_.find(id_);
         s.learner = self != nullptr && self->is_learner;
-        s.cycles = counters_.cycles;
-        s.syncs = counters_.syncs;
-        s.entries_persisted = counters_.entries_persisted;
-        s.snapshots_taken = counters_.snapshots_taken;
-        s.snapshots_restored = counters_.snapshots_restored;
-        s.sync_buckets = counters_.sync_buckets;
-        s.sync_nanoseconds = counters_.sync_nanoseconds;
-        s.messages_dropped = counters_.messages_dropped;
         if (raw_) {
             const node_id lead = raw_->raft().lead();
             if (lead != none && lead != last_leader_) {
@@ -748,21 +731,13 @@ private:
                 last_leader_ = lead;
             }
         }
-        s.leader_changes = counters_.leader_changes;
+        counters_.copy_to(s);
         s.proposals_applied = this->counters().proposals_applied;
         s.proposals_failed = this->counters().proposals_failed;
         s.reads_completed = this->counters().reads_completed;
         if (published_members_ != members_) published_members_ = members_;
     }
 
-    struct cycle_counters {
-        std::uint64_t cycles = 0, syncs = 0, entries_persisted = 0;
-        std::uint64_t snapshots_taken = 0, snapshots_restored = 0;
-        std::array<std::uint64_t, node_status::sync_bucket_bounds.size() + 1> sync_buckets{};
-        std::uint64_t sync_nanoseconds = 0;
-        std::uint64_t messages_dropped = 0;
-        std::uint64_t leader_changes = 0;
-    };
     node_id last_leader_ = none;
 
     strand_type strand_;
@@ -785,7 +760,7 @@ private:
     std::uint64_t ticks_ = 0;
     std::vector<std::pair<node_id, std::uint64_t>> retiring_;  // (member, tick to drop it)
     index_t snap_index_ = 0;
-    cycle_counters counters_;
+    detail::node_counters counters_;
     std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;
     // Overlapped writes: persisted, waiting for a sync; being synced.
     std::vector<storage_write> pending_writes_;
