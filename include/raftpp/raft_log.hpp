@@ -45,6 +45,10 @@ public:
     index_t applied() const noexcept { return applied_; }
     std::uint64_t max_next_entries_size() const noexcept { return max_next_entries_size_; }
     const detail::unstable& unstable() const noexcept { return unstable_; }
+    // The first n unstable entries are viewed by a ready handed out (raw_node's rd.entries):
+    // until unpin_unstable(), changes to the log leave them where they are (see unstable).
+    void pin_unstable(std::size_t n) noexcept { unstable_.pin(n); }
+    void unpin_unstable() noexcept { unstable_.unpin(); }
 
     // The follower side of AppendEntries (Raft §5.3, Figure 2 receiver steps 2-5): if the
     // entry at `index` has term `log_term`, appends `ents` (which must be index + 1, index + 2,

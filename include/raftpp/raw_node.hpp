@@ -16,6 +16,9 @@
 //   async storage writes: ready() -> apply -> advance() at once; later, once rd.write is
 //                         durable, persist it and on_write_complete(std::move(write)), in the
 //                         order the writes were handed out.
+// Stepping, proposing and ticking between ready() and advance() are legal too, as in etcd's
+// node loop, which goes on stepping while the application persists: what they change comes
+// with the next ready, and rd stays as it was handed out until advance().
 // Misuse that would corrupt the log is an assertion (RAFTPP_ASSERT, like every broken
 // precondition of the core; bad input from peers is an error code instead): advance() after
 // a ready whose entries or snapshot the storage does not hold, and on_write_complete() for a
@@ -56,7 +59,8 @@ struct ready {
     // Set (non-empty) when term, vote or commit changed: persist it.
     raftpp::hard_state hard_state;
     std::vector<read_state> read_states;
-    // Entries to append to stable storage; valid until advance().
+    // Entries to append to stable storage; valid until advance(), whatever is stepped
+    // meanwhile.
     std::span<const entry> entries;
     // A snapshot to apply to storage before the entries (empty when none).
     raftpp::snapshot snapshot;
@@ -261,6 +265,7 @@ public:
             return rd;
         }
         rd.entries = log.unstable_entries();
+        log.pin_unstable(rd.entries.size());
         // advance() leaves rd.snapshot empty; assigning only when there is one keeps a
         // steady-state cycle from touching the conf_state vectors.
         if (log.unstable().snapshot) rd.snapshot = *log.unstable().snapshot;
@@ -343,12 +348,15 @@ public:
                                "was persisted (call persist(rd), or "
                                "storage.apply_snapshot(rd.snapshot), first)");
         if (!rd.entries.empty()) {
-            const entry& last = rd.entries.back();
-            require_in_storage(last.index, last.term,
+            const index_t last = rd.entries.back().index;
+            const term_t last_term = rd.entries.back().term;
+            require_in_storage(last, last_term,
                                "raw_node::advance(): called before the entries of this ready "
                                "were persisted (call persist(rd), or append them to the "
                                "storage, first)");
-            raft_.on_persisted(last.index, last.term);
+            rd.entries = {};
+            raft_.log().unpin_unstable();
+            raft_.on_persisted(last, last_term);
         }
         if (!is_empty(rd.snapshot)) raft_.on_snapshot_persisted(rd.snapshot.metadata.index);
         if constexpr (requires(Transport& t, std::vector<message>& v) { t.send_all(v); }) {

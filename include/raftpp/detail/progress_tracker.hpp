@@ -51,7 +51,7 @@ class progress_map {
 public:
     using value_type = std::pair<node_id, progress>;
 
-    progress* find(node_id id) noexcept {
+    [[gnu::always_inline]] progress* find(node_id id) noexcept {
         // Most clusters have a handful of members: a scan of the packed ids beats the binary
         // search's branches (and a scan of the pairs, a progress apart).
         const std::size_t n = ids_.size();

@@ -27,6 +27,13 @@ struct unstable {
     // Bookkeeping for shrink_entries_array(): consecutive stable_to() rounds that used less
     // than a quarter of the array.
     std::uint32_t underused_rounds = 0;
+    // The first `pinned` entries are viewed by a ready that was handed out (rd.entries, a span)
+    // and not yet advanced. Steps between ready() and advance() are legal (etcd's node loop
+    // steps while the application persists), so a change that would move or destroy those
+    // entries first retires the array, keeping it intact until unpin(): Go's slices get this
+    // from the garbage collector.
+    std::size_t pinned = 0;
+    std::vector<std::vector<entry>> retired{};  // one array, or more if ready() came twice
 
     // Capacity that is never given back (32 bytes an entry, 8 KiB in all).
     static constexpr std::size_t retained_capacity = 256;
@@ -74,12 +81,20 @@ struct unstable {
         shrink_entries_array(used);
     }
 
+    void pin(std::size_t n) noexcept { pinned = n; }
+    // The ready is done: what it viewed may change again.
+    void unpin() noexcept {
+        pinned = 0;
+        if (!retired.empty()) retired.clear();
+    }
+
     void stable_snap_to(index_t i) noexcept {
         if (snapshot && snapshot->metadata.index == i) snapshot.reset();
     }
 
     // The log is replaced by the snapshot: nothing before or after it survives.
     void restore(const raftpp::snapshot& s) {
+        if (pinned != 0) retire(false);
         offset = s.metadata.index + 1;
         entries.clear();
         if (entries.capacity() > retained_capacity) entries = std::vector<entry>();
@@ -91,12 +106,14 @@ struct unstable {
     // from a newer leader win (Raft §5.3). ents must not alias `entries`.
     void truncate_and_append(std::span<const entry> ents) {
         if (ents.empty()) return;
+        guard_pinned(ents.front().index, ents.size());
         truncate_before(ents.front().index);
         entries.insert(entries.end(), ents.begin(), ents.end());
     }
     // The same, moving the entries (their payloads) out of ents instead of sharing them.
     void truncate_and_append_moved(std::span<entry> ents) {
         if (ents.empty()) return;
+        guard_pinned(ents.front().index, ents.size());
         truncate_before(ents.front().index);
         entries.insert(entries.end(), std::make_move_iterator(ents.begin()),
                        std::make_move_iterator(ents.end()));
@@ -118,6 +135,24 @@ struct unstable {
     }
 
 private:
+    // Before appending n entries from index `after`: retire the array if that would drop a
+    // pinned entry or reallocate under the pinned ones.
+    void guard_pinned(index_t after, std::size_t n) {
+        if (pinned == 0) [[likely]] return;
+        const bool truncates = after < offset + pinned;
+        const std::size_t kept = truncates ? (after > offset ? after - offset : 0) : entries.size();
+        if (truncates || kept + n > entries.capacity()) retire(true);
+    }
+    // Moves the array aside, intact, for the ready that views it; the log goes on with a copy
+    // (or nothing, when `keep` is false because everything is about to be replaced).
+    void retire(bool keep) {
+        std::vector<entry> copy;
+        if (keep) copy = entries;
+        retired.push_back(std::move(entries));
+        entries = std::move(copy);
+        pinned = 0;
+    }
+
     // Drops the entries from index `after` on, so that an entry at `after` can be appended.
     void truncate_before(index_t after) {
         if (after == offset + entries.size()) {

@@ -163,6 +163,10 @@ term_t raft_log<Storage>::last_term() const {
 
 template <storage_reader Storage>
 result<term_t> raft_log<Storage>::term(index_t i) const {
+    // Most reads name an entry not yet persisted: answer those before asking the storage
+    // for its bounds (unstable entries always lie inside [first_index(), last_index()]).
+    if (const index_t k = i - unstable_.offset; i >= unstable_.offset && k < unstable_.entries.size())
+        return unstable_.entries[k].term;
     // first_index() - 1 is the snapshot point (storage's dummy entry or the unstable
     // snapshot); its term is known, the terms before it are not.
     const index_t dummy = first_index() - 1;
