@@ -159,6 +159,40 @@ TEST_CASE("three transports: each sender's messages arrive in its order", "[net]
             if (i != j) CHECK(n[j - 1].from(i) == sent[i][j]);
 }
 
+TEST_CASE("send_all: a cycle's messages to several peers arrive in order; strangers counted",
+          "[net]") {
+    STATIC_REQUIRE(requires(asio_transport::sender& s, std::vector<message>& v) { s.send_all(v); });
+    boost::asio::io_context io;
+    std::deque<endpoint> n;
+    for (node_id id = 1; id <= 3; ++id) n.emplace_back(io, test_options(id));
+    connect_pair(io, n[0], 1, n[1], 2);
+    connect_pair(io, n[0], 1, n[2], 3);
+    raftpp::detail::splitmix64 rng(test_seed() ^ 5);
+    std::vector<message> to2, to3;
+    const auto unknown0 = n[0].t.dropped_unknown();
+    auto sender = n[0].t.get_sender();
+    for (std::uint64_t cycle = 0; cycle < 50; ++cycle) {
+        // As raw_node::advance() hands them over: interleaved peers, and one for a node that
+        // is not in the table.
+        std::vector<message> batch;
+        for (std::uint64_t k = 0; k < 6; ++k) {
+            const node_id to = k % 2 == 0 ? 2 : 3;
+            batch.push_back(random_message(rng, 1, to, cycle * 6 + k));
+            (to == 2 ? to2 : to3).push_back(batch.back());
+        }
+        batch.push_back(small_message(1, 9, cycle));
+        if (cycle % 2 == 0) sender.send_all(batch);
+        else n[0].t.send_all(batch);
+        if (cycle % 7 == 0) io.poll();
+    }
+    REQUIRE(run_until(io, [&] {
+        return n[1].received.size() == to2.size() && n[2].received.size() == to3.size();
+    }));
+    CHECK(n[1].received == to2);
+    CHECK(n[2].received == to3);
+    CHECK(n[0].t.dropped_unknown() == unknown0 + 50);
+}
+
 TEST_CASE("a stopped listener is reported unreachable, its messages dropped and counted, and "
           "redialled once it is back on its port", "[net]") {
     boost::asio::io_context io;

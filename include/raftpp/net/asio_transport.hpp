@@ -73,6 +73,11 @@ public:
         void send(message&& m) {
             if (engine_) engine_->send(std::move(m));
         }
+        // The optional Transport ability: raw_node::advance() hands over a cycle's messages
+        // at once, queued under one lock instead of one per message.
+        void send_all(std::vector<message>& ms) {
+            if (engine_) engine_->send_all(ms);
+        }
 
     private:
         friend class basic_asio_transport;
@@ -126,6 +131,7 @@ public:
 
     sender get_sender() const { return sender(engine_); }
     void send(message&& m) { engine_->send(std::move(m)); }
+    void send_all(std::vector<message>& ms) { engine_->send_all(ms); }
 
     // The peer table. add_peer dials at once; errc::invalid_argument for none, our own id, a
     // peer already present, or after stop(). update_peer moves a peer to a new address

@@ -122,14 +122,13 @@ public:
 
     void send(message&& m) {
         std::lock_guard lock(table_mu_);
-        auto it = peers_.find(m.to);
-        if (it == peers_.end()) {
-            dropped_unknown_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        if (it->second->queue.push(std::move(m)).wake)
-            boost::asio::post(strand_, std::bind_front(&transport_engine::on_wake,
-                                                       this->shared_from_this(), it->second));
+        send_locked(std::move(m));
+    }
+    // A ready cycle's messages under one lock; a peer's queue wakes the strand once, as for
+    // messages sent one by one.
+    void send_all(std::vector<message>& ms) {
+        std::lock_guard lock(table_mu_);
+        for (auto& m : ms) send_locked(std::move(m));
     }
 
     result<void> add_peer(node_id id, const tcp::endpoint& ep) {
@@ -285,6 +284,18 @@ public:
     }
 
 private:
+    // Holds table_mu_.
+    void send_locked(message&& m) {
+        auto it = peers_.find(m.to);
+        if (it == peers_.end()) {
+            dropped_unknown_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (it->second->queue.push(std::move(m)).wake)
+            boost::asio::post(strand_, std::bind_front(&transport_engine::on_wake,
+                                                       this->shared_from_this(), it->second));
+    }
+
     std::shared_ptr<peer_link> find(node_id id) const {
         std::lock_guard lock(table_mu_);
         auto it = peers_.find(id);
