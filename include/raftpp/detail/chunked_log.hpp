@@ -85,6 +85,15 @@ public:
     // what it needs first and then cannot fail, or throws having changed nothing.
     void assign_from(std::size_t p, std::span<const entry> es) {
         RAFTPP_ASSERT(p <= size_, "chunked_log: assign past the end");
+        if (p == size_ && es.size() == 1) [[likely]] {
+            // One entry at the end, the steady state of a replicating log: nothing to drop.
+            const term_t t = es[0].term;
+            const bool new_run = runs_.empty() || runs_.back().term != t;
+            reserve(p + 1, runs_.size() + (new_run ? 1 : 0));
+            construct(p, t, es[0].type, es[0].data);
+            size_ = p + 1;
+            return;
+        }
         std::size_t new_runs = 0;  // at most: truncation may remove some
         for (std::size_t k = 0; k < es.size(); ++k) {
             const term_t before = k > 0 ? es[k - 1].term : p > 0 ? term(p - 1) : es[0].term + 1;
