@@ -242,7 +242,8 @@ public:
     raftpp::ready& ready() {
         auto& rd = rd_;
         auto& log = raft_.log();
-        rd.committed_entries.clear();
+        // advance() left it empty; clear() is an out-of-line call even then.
+        if (!rd.committed_entries.empty()) rd.committed_entries.clear();
         // Async: apply only what is durable here; a crash cannot take back what was applied.
         log.next_committed_entries_into(rd.committed_entries, !async());
         if (auto ss = raft_.soft_state_now(); ss != prev_soft_) {
@@ -273,10 +274,18 @@ public:
         // Messages that may go now, then those that had to wait for this cycle's persist.
         // Responses a node owes itself are stepped in advance() instead of being sent.
         auto& after = raft_.messages_after_append();
-        if (rd.messages.empty() && after.size() == 1 && after[0].to != raft_.id()) {
-            // A follower's cycle: one response is all it sends. Take the vector whole.
-            std::swap(rd.messages, after);
-            return rd;
+        if (after.size() == 1) {
+            // The steady state: a follower's one response (and nothing else to send), or the
+            // leader's ack of its own append. Take the vector whole.
+            if (after[0].to != raft_.id()) {
+                if (rd.messages.empty()) {
+                    std::swap(rd.messages, after);
+                    return rd;
+                }
+            } else if (steps_on_advance_.empty()) {
+                std::swap(steps_on_advance_, after);
+                return rd;
+            }
         }
         for (auto& m : after) {
             if (m.to == raft_.id()) steps_on_advance_.push_back(std::move(m));
@@ -367,14 +376,15 @@ public:
             for (auto& m : rd.messages) raft_.transport().send(std::move(m));
         }
         rd.messages.clear();
-        for (auto& m : steps_on_advance_) (void)raft_.step(std::move(m));
+        // Responses to itself carry no entries: nothing to give back to the vector pool.
+        for (auto& m : steps_on_advance_) (void)raft_.step_message(m);
         steps_on_advance_.clear();
         index_t applied = 0;
         if (!rd.committed_entries.empty()) applied = rd.committed_entries.back().index;
         else if (!is_empty(rd.snapshot)) applied = rd.snapshot.metadata.index;
         raft_.on_applied(applied, rd.committed_entries);
         rd.entries = {};
-        rd.committed_entries.clear();
+        if (!rd.committed_entries.empty()) rd.committed_entries.clear();
         rd.read_states.clear();
         rd.write.reset();
         if (!is_empty(rd.snapshot)) rd.snapshot = raftpp::snapshot{};
@@ -524,7 +534,7 @@ private:
         prop_.from = raft_.id();
         prop_.to = none;
         prop_.term = 0;
-        prop_.entries.clear();
+        if (!prop_.entries.empty()) prop_.entries.clear();
     }
 
     raft_type raft_;
