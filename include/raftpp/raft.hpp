@@ -214,7 +214,12 @@ private:
     void leader_heartbeat_response(const message& m, detail::progress& pr);
     void leader_transfer(const message& m, detail::progress& pr);
     void send_append(node_id to) { maybe_send_append(to, true); }
-    bool maybe_send_append(node_id to, bool send_if_empty);
+    bool maybe_send_append(node_id to, bool send_if_empty) {
+        detail::progress* pr = prs_.progress(to);
+        return pr != nullptr && maybe_send_append(to, *pr, send_if_empty);
+    }
+    // The same for a caller that holds the peer's progress already.
+    bool maybe_send_append(node_id to, detail::progress& pr, bool send_if_empty);
     bool send_snapshot(node_id to, detail::progress& pr);
     bool raise_pending_commit(node_id to);
     bool join_pending_append(node_id to, detail::progress& pr);

@@ -380,8 +380,8 @@ conf_state RAFTPP_RAFT::switch_to_config(detail::progress_tracker&& next) {
     if (maybe_commit()) {
         broadcast_append();
     } else {
-        prs_.visit([&](node_id pid, detail::progress&) {
-            if (pid != id_) maybe_send_append(pid, false);
+        prs_.visit([&](node_id pid, detail::progress& pr) {
+            if (pid != id_) maybe_send_append(pid, pr, false);
         });
     }
     // A transferee that was removed or demoted to a learner can no longer take over (etcd).

@@ -132,7 +132,9 @@ void RAFTPP_RAFT::leader_append_response(const message& m, detail::progress& pr)
         break;
     case detail::progress_state::replicate: pr.inflights.free_le(m.index); break;
     }
-    if (maybe_commit()) {
+    // The commit index is the highest index a quorum has matched: raising one match to at
+    // most the commit index (the second ack of an entry a first ack committed) cannot move it.
+    if (pr.match > log_.committed() && maybe_commit()) {
         release_pending_read_index_messages();
         broadcast_append();
     } else if (old_paused && m.from != id_) {
@@ -140,7 +142,7 @@ void RAFTPP_RAFT::leader_append_response(const message& m, detail::progress& pr)
     }
     if (m.from != id_) {
         // Acks may have freed several inflight slots: fill them (without empty appends).
-        while (maybe_send_append(m.from, false)) {
+        while (maybe_send_append(m.from, pr, false)) {
         }
     }
     if (m.from == lead_transferee_ && pr.match == log_.last_index()) {
@@ -234,9 +236,9 @@ void RAFTPP_RAFT::leader_transfer(const message& m, detail::progress& pr) {
 }
 
 RAFTPP_RAFT_TEMPLATE
-bool RAFTPP_RAFT::maybe_send_append(node_id to, bool send_if_empty) {
-    detail::progress* pr = prs_.progress(to);
-    if (pr == nullptr || pr->is_paused()) return false;
+bool RAFTPP_RAFT::maybe_send_append(node_id to, detail::progress& peer, bool send_if_empty) {
+    detail::progress* pr = &peer;
+    if (pr->is_paused()) return false;
     // Nothing new to send (the common case after an ack): skip the reads below.
     if (!send_if_empty && pr->next > log_.last_index()) return false;
     if (pr->state == detail::progress_state::replicate && join_pending_append(to, *pr)) return true;
@@ -382,8 +384,8 @@ void RAFTPP_RAFT::send_heartbeat(node_id to, const buffer& ctx) {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::broadcast_append() {
-    prs_.visit([&](node_id pid, detail::progress&) {
-        if (pid != id_) send_append(pid);
+    prs_.visit([&](node_id pid, detail::progress& pr) {
+        if (pid != id_) maybe_send_append(pid, pr, true);
     });
 }
 
