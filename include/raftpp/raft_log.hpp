@@ -183,6 +183,9 @@ private:
     // etcd's mustCheckOutOfBounds with errors for etcd's panics: first_index() <= lo <= hi <=
     // last_index() + 1.
     std::error_code check_out_of_bounds(index_t lo, index_t hi) const;
+    // slice_into() for a non-empty [lo, hi) already known to be within the bounds.
+    std::error_code slice_in_bounds(index_t lo, index_t hi, std::uint64_t max_size,
+                                    std::vector<entry>& out) const;
     void append_unstable(index_t lo, index_t hi, std::uint64_t max_size, std::vector<entry>& out,
                          std::size_t base) const;
     template <class Entry>

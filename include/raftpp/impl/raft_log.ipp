@@ -134,7 +134,8 @@ void raft_log<Storage>::next_committed_entries_into(std::vector<entry>& out,
     const index_t off = std::max(applied_ + 1, first_index());
     const index_t hi = allow_unstable ? committed_ : std::min(committed_, unstable_.offset - 1);
     if (hi + 1 <= off) return;
-    auto ec = slice_into(off, hi + 1, max_next_entries_size_, out);
+    // [off, hi] lies within [first_index(), last_index()]: no need to ask storage again.
+    auto ec = slice_in_bounds(off, hi + 1, max_next_entries_size_, out);
     RAFTPP_ASSERT(!ec, detail::concat("unexpected error when getting unapplied entries: ", ec)
                            .c_str());
 }
@@ -163,10 +164,16 @@ term_t raft_log<Storage>::last_term() const {
 
 template <storage_reader Storage>
 result<term_t> raft_log<Storage>::term(index_t i) const {
-    // Most reads name an entry not yet persisted: answer those before asking the storage
-    // for its bounds (unstable entries always lie inside [first_index(), last_index()]).
-    if (const index_t k = i - unstable_.offset; i >= unstable_.offset && k < unstable_.entries.size())
-        return unstable_.entries[k].term;
+    // The common reads first, without asking the storage for its bounds: an unstable entry
+    // (always inside [first_index(), last_index()]) or, with no snapshot pending, one below
+    // the unstable tail that the storage holds. Errors and edges take the full path below.
+    const index_t offset = unstable_.offset;
+    if (i >= offset) {
+        if (i - offset < unstable_.entries.size()) return unstable_.entries[i - offset].term;
+    } else if (!unstable_.snapshot) {
+        auto t = storage_->term(i);
+        if (t.has_value() && i + 1 >= first_index()) return t;
+    }
     // first_index() - 1 is the snapshot point (storage's dummy entry or the unstable
     // snapshot); its term is known, the terms before it are not.
     const index_t dummy = first_index() - 1;
@@ -226,6 +233,14 @@ std::error_code raft_log<Storage>::slice_into(index_t lo, index_t hi, std::uint6
     }
     if (auto ec = check_out_of_bounds(lo, hi)) return ec;
     if (lo == hi) return {};
+    return slice_in_bounds(lo, hi, max_size, out);
+}
+
+template <storage_reader Storage>
+std::error_code raft_log<Storage>::slice_in_bounds(index_t lo, index_t hi, std::uint64_t max_size,
+                                                   std::vector<entry>& out) const {
+    const index_t offset = unstable_.offset;
+    const std::size_t base = out.size();
     if (lo < offset) {
         // [lo, min(hi, offset)) is stable.
         const index_t stored_hi = std::min(hi, offset);
