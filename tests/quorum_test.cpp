@@ -547,6 +547,35 @@ TEST_CASE("progress_tracker inserts and removes progress with its inflight limit
     CHECK(t.is_singleton());
 }
 
+TEST_CASE("progress_tracker's committed() is the quorum's match for every small size",
+          "[tracker]") {
+    // committed() takes shortcuts for one majority of up to seven voters (a merge walk, the
+    // median of three without sorting): it must agree with sorting the voters' matches.
+    std::mt19937_64 rng(20261207);
+    for (std::size_t n = 1; n <= 9; ++n) {
+        for (int trial = 0; trial < 200; ++trial) {
+            std::vector<node_id> ids;
+            for (node_id id = 1; ids.size() < n; ++id)
+                if (rng() % 3 != 0) ids.push_back(id);  // gaps between the ids
+            progress_tracker t(256);
+            t.config().voters = joint_config{node_set(ids), node_set()};
+            // A learner sorts between the voters and never counts.
+            t.config().learners = node_set({ids.back() + 1});
+            std::vector<index_t> matches;
+            for (node_id id : ids) {
+                t.insert_progress(id, 1);
+                matches.push_back(rng() % 4 == 0 ? 0 : rng() % 20);
+                t.progress(id)->match = matches.back();
+            }
+            t.insert_progress(ids.back() + 1, 1, true);
+            t.progress(ids.back() + 1)->match = 1000;
+            std::sort(matches.begin(), matches.end());
+            CAPTURE(n, trial);
+            CHECK(t.committed() == matches[n - (n / 2 + 1)]);
+        }
+    }
+}
+
 TEST_CASE("quorum hot paths do not allocate", "[tracker][alloc]") {
     auto t = make_tracker({1, 2, 3, 4, 5}, {4, 5, 6, 7, 8}, {9});
     t.visit([](node_id id, progress& pr) {

@@ -55,6 +55,11 @@ public:
         if (lo <= offset_) return errc::compacted;
         if (hi > last() + 1 || lo > hi) return errc::index_out_of_range;
         if (log_.size() == 1) return errc::unavailable;
+        if (hi == lo + 1) {
+            // One entry (a committed proposal, the usual read): it fits whatever the limit.
+            out.push_back(log_.get(lo - offset_, lo));
+            return {};
+        }
         const std::size_t from = lo - offset_;
         const std::size_t to = limit_size(from, hi - offset_, max_size);
         // Grow as a range insert would: once, geometrically.

@@ -215,13 +215,18 @@ public:
         // voter's match without a lookup each.
         const majority_config& in = config_.voters.incoming;
         if (config_.voters.outgoing.empty() && !in.empty() && in.size() <= 7) {
-            std::array<index_t, 7> acked{};
+            std::array<index_t, 7> acked;  // the first n are written below
             std::size_t n = 0;
             auto p = progress_.begin();
             const auto end = progress_.end();
             for (node_id id : in) {
                 while (p != end && p->first < id) ++p;
                 acked[n++] = p != end && p->first == id ? p->second.match : 0;
+            }
+            if (n == 3) {
+                // The median of three, the most common cluster, without sorting.
+                const index_t lo = std::min(acked[0], acked[1]), hi = std::max(acked[0], acked[1]);
+                return std::max(lo, std::min(hi, acked[2]));
             }
             quorum_impl::insertion_sort(acked.data(), n);
             return acked[n - (n / 2 + 1)];

@@ -228,7 +228,9 @@ std::error_code raft_log<Storage>::slice_into(index_t lo, index_t hi, std::uint6
     // The leader's hot path (new entries for a follower) reads the unstable tail only: no
     // storage bounds to ask for.
     if (lo >= offset && lo < hi && hi <= offset + unstable_.entries.size()) {
-        append_unstable(lo, hi, max_size, out, base);
+        // One entry (a new proposal for a follower) always fits: no size to add up.
+        if (hi == lo + 1) out.push_back(unstable_.entries[lo - offset]);
+        else append_unstable(lo, hi, max_size, out, base);
         return {};
     }
     if (auto ec = check_out_of_bounds(lo, hi)) return ec;
