@@ -634,3 +634,40 @@ TEST_CASE("a removed leader drops proposals; once it is stopped the others elect
     }, 50));
     CHECK(c.violations().empty());
 }
+
+TEST_CASE("a leader that removed itself commits on the next ack, even one at or below commit",
+          "[membership][commit]") {
+    // Applying its own removal, a leader does not commit (as etcd), though the new quorum may
+    // already allow it: the next append response that moves a voter must, as it does in etcd,
+    // even when that voter's match stays at or below the commit index.
+    auto r = new_test_raft(1, 10, 1, new_test_storage({1, 2, 3, 4}));
+    r->become_candidate();
+    r->become_leader();
+    commit_noop_entry(*r);
+    const term_t t = r->term();
+    const index_t c0 = r->log().committed();
+    auto ack = [&](node_id from, index_t idx) {
+        message m = make_message(message_type::app_resp, from, 1, t);
+        m.index = idx;
+        return m;
+    };
+    // c0 + 1: the leader (its own ack delivered), 2 and 3 have it; 4 lags at c0.
+    REQUIRE(r->step(propose_data(1, "a")));
+    (void)read_messages(*r);
+    REQUIRE(r->step(ack(2, c0 + 1)));
+    REQUIRE(r->step(ack(3, c0 + 1)));
+    (void)read_messages(*r);
+    REQUIRE(r->log().committed() == c0 + 1);
+    // c0 + 2: only 2 and 3 ack; the leader's own ack never arrives.
+    REQUIRE(r->step(propose_data(1, "b")));
+    r->messages().clear();
+    r->messages_after_append().clear();
+    REQUIRE(r->step(ack(2, c0 + 2)));
+    REQUIRE(r->step(ack(3, c0 + 2)));
+    REQUIRE(r->log().committed() == c0 + 1);  // 2 of 4
+    REQUIRE(r->apply_conf_change(conf_change{conf_change_type::remove_node, 1, {}}.as_v2()));
+    REQUIRE(r->role() == role::leader);
+    CHECK(r->log().committed() == c0 + 1);  // {2, 3, 4} would allow c0 + 2 already
+    REQUIRE(r->step(ack(4, c0 + 1)));      // the lagging voter catches up to the commit index
+    CHECK(r->log().committed() == c0 + 2);
+}

@@ -640,3 +640,22 @@ TEST_CASE("slice_into appends to out, or leaves it alone on error", "[raft_log]"
     CHECK_FALSE(fast.entries_into(8, no_limit, out));  // past the end: nothing appended
     CHECK(out.size() == 1);
 }
+
+TEST_CASE("term() of an unstable entry the storage compacted past is errc::compacted",
+          "[raft_log][term]") {
+    // Between a persist and advance() the entries are both unstable and stored, and the
+    // application may compact what it applied: below first_index() - 1 no term is known,
+    // wherever a copy still lies.
+    memory_storage s;
+    log_t log(s);
+    std::vector<entry> ents;
+    for (index_t i = 1; i <= 5; ++i) ents.push_back(ent(i, 1));
+    log.append(ents);
+    REQUIRE(s.append(ents));
+    REQUIRE(log.commit_to(5));
+    REQUIRE(s.compact(4));
+    CHECK(log.term(2).error() == errc::compacted);
+    CHECK(log.term(3).error() == errc::compacted);
+    CHECK(log.term(4).value() == 1);  // the storage's dummy entry
+    CHECK(log.term(5).value() == 1);
+}

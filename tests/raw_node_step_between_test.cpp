@@ -136,3 +136,91 @@ TEST_CASE("rd.entries stays intact when a snapshot replaces the log before advan
     CHECK(f.st.first_index().value() == base + 11);
     CHECK(f.n.raft().log().committed() == base + 10);
 }
+
+namespace {
+
+// The steps of the ABA case: entries b+1..b+6 at term 2 handed out (or written); a newer
+// leader truncates them; a snapshot at (b+4, 2) replaces the log; then b+5, b+6 (the same
+// index and term as handed out) and b+7 arrive again. The acknowledgement of the first
+// write must not mark the new b+5, b+6 stable: the snapshot, persisted next, wipes the
+// storage's copies of them.
+void truncate_restore_and_reappend(node& n, index_t b, const std::vector<entry>& a) {
+    REQUIRE(n.step(append_from(3, 3, b, 1, {ent(3, b + 1, "B1"), ent(3, b + 2, "B2")})));
+    snapshot s;
+    s.metadata.index = b + 4;
+    s.metadata.term = 2;
+    s.metadata.conf_state.voters = {1, 2, 3};
+    message m = msg(message_type::snap, 1, 2, 4);
+    m.snapshot = std::make_shared<const snapshot>(s);
+    REQUIRE(n.step(std::move(m)));
+    REQUIRE(n.step(append_from(1, 4, b + 4, 2, {a[4], a[5], ent(4, b + 7, "C7")}, b + 7)));
+}
+
+}  // namespace
+
+TEST_CASE("entries handed out before a snapshot replaced them are not acknowledged after it",
+          "[raw_node][ready][snapshot]") {
+    follower f;
+    const index_t b = f.n.raft().log().last_index();
+    const auto a = run(2, b + 1, 6, "A");
+    REQUIRE(f.n.step(append_from(1, 2, b, 1, a)));
+    auto& rd = f.n.ready();
+    REQUIRE(rd.entries.size() == 6);
+    truncate_restore_and_reappend(f.n, b, a);
+    REQUIRE(f.n.persist(rd));
+    f.n.advance();
+    // The next ready holds the snapshot and everything after it.
+    REQUIRE(f.n.has_ready());
+    auto& rd2 = f.n.ready();
+    CHECK(rd2.snapshot.metadata.index == b + 4);
+    REQUIRE(rd2.entries.size() == 3);
+    CHECK(rd2.entries.front().index == b + 5);
+    REQUIRE(f.n.persist(rd2));
+    f.n.advance();
+    CHECK(stored(f.st, b + 5, b + 8) == std::vector<entry>{a[4], a[5], ent(4, b + 7, "C7")});
+    CHECK(f.n.raft().log().unstable_entries().empty());
+}
+
+TEST_CASE("async: a write made before a snapshot replaced its entries acknowledges nothing",
+          "[raw_node][async][snapshot]") {
+    memory_storage st;
+    config c = cfg_for(2);
+    c.async_storage_writes = true;
+    node n{c, st};
+    REQUIRE(n.bootstrap(voters({1, 2, 3})));
+    auto run_writes = [&] {
+        while (n.has_ready()) {
+            auto& rd = n.ready();
+            auto w = std::move(rd.write);
+            n.advance();
+            if (w) {
+                REQUIRE(n.persist(*w));
+                n.on_write_complete(std::move(*w));
+            }
+        }
+    };
+    run_writes();
+    const index_t b = n.raft().log().last_index();
+    const auto a = run(2, b + 1, 6, "A");
+    REQUIRE(n.step(append_from(1, 2, b, 1, a)));
+    auto& rd = n.ready();
+    REQUIRE(rd.write);
+    auto w1 = std::move(*rd.write);
+    n.advance();
+    truncate_restore_and_reappend(n, b, a);
+    auto& rd2 = n.ready();
+    REQUIRE(rd2.write);
+    auto w2 = std::move(*rd2.write);
+    n.advance();
+    // The second write carries the snapshot and all that follows it, b+5 and b+6 included.
+    CHECK(w2.snapshot.metadata.index == b + 4);
+    REQUIRE(w2.entries.size() == 3);
+    CHECK(w2.entries.front().index == b + 5);
+    REQUIRE(n.persist(w1));
+    n.on_write_complete(std::move(w1));
+    REQUIRE(n.persist(w2));
+    n.on_write_complete(std::move(w2));
+    run_writes();
+    CHECK(stored(st, b + 5, b + 8) == std::vector<entry>{a[4], a[5], ent(4, b + 7, "C7")});
+    CHECK(n.raft().log().unstable_entries().empty());
+}

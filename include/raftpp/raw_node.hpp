@@ -26,6 +26,7 @@
 // check reads one term from the storage per cycle that persisted something.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
@@ -47,6 +48,9 @@ struct storage_write {
     std::vector<message> responses;
     // Whether the write must be synced (entries, a snapshot, or a new term or vote).
     bool must_sync = false;
+    // Set by ready(): the snapshots the log had restored when the write was made, which
+    // on_write_complete() compares (the entries of a write made before a restore are gone).
+    std::uint64_t log_restores = 0;
 
     bool empty() const noexcept {
         return entries.empty() && is_empty(hard_state) && is_empty(snapshot) && responses.empty();
@@ -267,6 +271,7 @@ public:
         }
         rd.entries = log.unstable_entries();
         log.pin_unstable(rd.entries.size());
+        ready_restores_ = log.unstable().restores;
         // advance() leaves rd.snapshot empty; assigning only when there is one keeps a
         // steady-state cycle from touching the conf_state vectors.
         if (log.unstable().snapshot) rd.snapshot = *log.unstable().snapshot;
@@ -315,9 +320,10 @@ public:
             if (w.snapshot.metadata.index > raft_.log().applied())
                 raft_.on_applied(w.snapshot.metadata.index, {});
         }
-        if (!w.entries.empty()) {
+        if (!w.entries.empty() && w.log_restores == raft_.log().unstable().restores) {
             // A stale write (its entries were replaced meanwhile) is ignored by stable_to's term
-            // check, exactly as etcd's.
+            // check, exactly as etcd's; one handed out before a snapshot was restored, by the
+            // restore count (the snapshot will wipe what it wrote).
             raft_.on_persisted(w.entries.back().index, w.entries.back().term);
         }
         for (auto& m : w.responses) {
@@ -365,7 +371,10 @@ public:
                                "storage, first)");
             rd.entries = {};
             raft_.log().unpin_unstable();
-            raft_.on_persisted(last, last_term);
+            // A snapshot stepped in since ready() replaced these entries; the next ready
+            // persists it with whatever follows it.
+            if (raft_.log().unstable().restores == ready_restores_)
+                raft_.on_persisted(last, last_term);
         }
         if (!is_empty(rd.snapshot)) raft_.on_snapshot_persisted(rd.snapshot.metadata.index);
         if constexpr (requires(Transport& t, std::vector<message>& v) { t.send_all(v); }) {
@@ -487,6 +496,7 @@ private:
     std::size_t next_unwritten() const {
         const auto& log = raft_.log();
         const index_t offset = log.unstable().offset;
+        if (written_restores_ != log.unstable().restores) return 0;  // a snapshot came since
         if (written_index_ < offset || !log.match_term(written_index_, written_term_)) return 0;
         return static_cast<std::size_t>(written_index_ - offset + 1);
     }
@@ -497,9 +507,11 @@ private:
         const auto ents = log.unstable_entries();
         const std::size_t from = next_unwritten();
         w.entries.assign(ents.begin() + static_cast<std::ptrdiff_t>(from), ents.end());
+        w.log_restores = log.unstable().restores;
         if (!w.entries.empty()) {
             written_index_ = w.entries.back().index;
             written_term_ = w.entries.back().term;
+            written_restores_ = w.log_restores;
         }
         if (log.unstable().snapshot && log.unstable().snapshot->metadata.index != snap_in_progress_) {
             w.snapshot = *log.unstable().snapshot;
@@ -547,6 +559,9 @@ private:
     // Async storage writes: the last entry and snapshot handed to a write.
     index_t written_index_ = 0;
     term_t written_term_ = 0;
+    std::uint64_t written_restores_ = 0;
+    // The log's restore count when the sync ready was handed out.
+    std::uint64_t ready_restores_ = 0;
     index_t snap_in_progress_ = 0;
 };
 

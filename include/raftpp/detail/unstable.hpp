@@ -34,6 +34,11 @@ struct unstable {
     // from the garbage collector.
     std::size_t pinned = 0;
     std::vector<std::vector<entry>> retired{};  // one array, or more if ready() came twice
+    // Snapshots restored so far. An acknowledgement of entries handed out before a restore
+    // must not mark anything stable: the entries now at those positions may carry the same
+    // (index, term), but the pending snapshot will wipe the storage's copies when it is
+    // persisted (the ABA case etcd fixed by acknowledging with a log mark).
+    std::uint64_t restores = 0;
 
     // Capacity that is never given back (32 bytes an entry, 8 KiB in all).
     static constexpr std::size_t retained_capacity = 256;
@@ -95,6 +100,7 @@ struct unstable {
     // The log is replaced by the snapshot: nothing before or after it survives.
     void restore(const raftpp::snapshot& s) {
         if (pinned != 0) retire(false);
+        ++restores;
         offset = s.metadata.index + 1;
         entries.clear();
         if (entries.capacity() > retained_capacity) entries = std::vector<entry>();

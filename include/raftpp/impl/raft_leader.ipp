@@ -134,7 +134,14 @@ void RAFTPP_RAFT::leader_append_response(const message& m, detail::progress& pr)
     }
     // The commit index is the highest index a quorum has matched: raising one match to at
     // most the commit index (the second ack of an entry a first ack committed) cannot move it.
-    if (pr.match > log_.committed() && maybe_commit()) {
+    // Unless a configuration change already moved the quorum without a commit: a leader that
+    // removed or demoted itself applies it without committing (as etcd), and leaves that to
+    // the next ack.
+    const auto self_voter = [this] {
+        const detail::progress* self = prs_.progress(id_);
+        return self != nullptr && !self->is_learner;
+    };
+    if ((pr.match > log_.committed() || !self_voter()) && maybe_commit()) {
         release_pending_read_index_messages();
         broadcast_append();
     } else if (old_paused && m.from != id_) {

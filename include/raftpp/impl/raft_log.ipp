@@ -164,12 +164,14 @@ term_t raft_log<Storage>::last_term() const {
 
 template <storage_reader Storage>
 result<term_t> raft_log<Storage>::term(index_t i) const {
-    // The common reads first, without asking the storage for its bounds: an unstable entry
-    // (always inside [first_index(), last_index()]) or, with no snapshot pending, one below
-    // the unstable tail that the storage holds. Errors and edges take the full path below.
+    // The common reads first: an unstable entry, or, with no snapshot pending, one below the
+    // unstable tail that the storage holds; both at or above first_index() - 1 (the storage
+    // may have been compacted past unstable entries it holds too). Errors and edges take the
+    // full path below.
     const index_t offset = unstable_.offset;
     if (i >= offset) {
-        if (i - offset < unstable_.entries.size()) return unstable_.entries[i - offset].term;
+        if (i - offset < unstable_.entries.size() && i + 1 >= first_index())
+            return unstable_.entries[i - offset].term;
     } else if (!unstable_.snapshot) {
         auto t = storage_->term(i);
         if (t.has_value() && i + 1 >= first_index()) return t;
