@@ -9,6 +9,7 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,17 @@ std::vector<entry> run(term_t term, index_t from, std::size_t n, const std::stri
     for (std::size_t k = 0; k < n; ++k)
         out.push_back(ent(term, from + k, tag + std::to_string(from + k)));
     return out;
+}
+
+// A snap message from `leader` at `term` carrying a snapshot of {1, 2, 3} at (index, snap_term).
+message snap_from(node_id leader, term_t term, index_t index, term_t snap_term) {
+    snapshot s;
+    s.metadata.index = index;
+    s.metadata.term = snap_term;
+    s.metadata.conf_state.voters = {1, 2, 3};
+    message m = msg(message_type::snap, leader, 2, term);
+    m.snapshot = std::make_shared<const snapshot>(s);
+    return m;
 }
 
 std::vector<entry> stored(const memory_storage& st, index_t lo, index_t hi) {
@@ -118,13 +130,7 @@ TEST_CASE("rd.entries stays intact when a snapshot replaces the log before advan
     REQUIRE(f.n.step(append_from(1, 2, base, 1, run(2, base + 1, 2, "x"))));
     auto& rd = f.n.ready();
     const std::vector<entry> handed_out(rd.entries.begin(), rd.entries.end());
-    snapshot s;
-    s.metadata.index = base + 10;
-    s.metadata.term = 2;
-    s.metadata.conf_state.voters = {1, 2, 3};
-    message m = msg(message_type::snap, 1, 2, 2);
-    m.snapshot = std::make_shared<const snapshot>(s);
-    REQUIRE(f.n.step(std::move(m)));
+    REQUIRE(f.n.step(snap_from(1, 2, base + 10, 2)));
     REQUIRE(std::vector<entry>(rd.entries.begin(), rd.entries.end()) == handed_out);
     REQUIRE(f.n.persist(rd));
     f.n.advance();
@@ -146,13 +152,7 @@ namespace {
 // storage's copies of them.
 void truncate_restore_and_reappend(node& n, index_t b, const std::vector<entry>& a) {
     REQUIRE(n.step(append_from(3, 3, b, 1, {ent(3, b + 1, "B1"), ent(3, b + 2, "B2")})));
-    snapshot s;
-    s.metadata.index = b + 4;
-    s.metadata.term = 2;
-    s.metadata.conf_state.voters = {1, 2, 3};
-    message m = msg(message_type::snap, 1, 2, 4);
-    m.snapshot = std::make_shared<const snapshot>(s);
-    REQUIRE(n.step(std::move(m)));
+    REQUIRE(n.step(snap_from(1, 4, b + 4, 2)));
     REQUIRE(n.step(append_from(1, 4, b + 4, 2, {a[4], a[5], ent(4, b + 7, "C7")}, b + 7)));
 }
 
