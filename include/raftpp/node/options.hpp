@@ -73,7 +73,7 @@ struct node_status {
     std::uint64_t proposals_failed = 0;    // completed with an error (dropped, timed out, ...)
     std::uint64_t reads_completed = 0;
     std::uint64_t cycles = 0;              // ready cycles
-    std::uint64_t syncs = 0;               // cycles that synced the storage
+    std::uint64_t syncs = 0;               // storage syncs completed (each in sync_buckets)
     std::uint64_t entries_persisted = 0;   // entries written to the storage
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_restored = 0;  // from the leader or at start

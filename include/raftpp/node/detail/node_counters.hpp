@@ -20,8 +20,11 @@ struct node_counters {
     std::uint64_t messages_dropped = 0;
     std::uint64_t leader_changes = 0;
 
-    // One sync took `took`: into its histogram bucket and the total.
+    // One sync finished after `took`: counted, and into its histogram bucket and the total.
+    // Counted here, not when it starts, so that a status published while a sync is in flight
+    // has as many syncs as the histogram holds.
     void record_sync(std::chrono::steady_clock::duration took) {
+        ++syncs;
         const double secs = std::chrono::duration<double>(took).count();
         const auto& bounds = node_status::sync_bucket_bounds;
         std::size_t k = 0;

@@ -414,7 +414,6 @@ private:
                 snap = &w.snapshot;
             }
         } else {
-            counters_.syncs += rd.must_sync ? 1 : 0;
             counters_.entries_persisted += rd.entries.size();
             const auto t0 = clock::now();
             if (auto r = raw_->persist(rd); !r) return fail(r.error(), "persisting a ready"), false;
@@ -447,7 +446,6 @@ private:
         if (!t) return fail(t.error(), "writing the WAL");
         std::swap(in_flight_, pending_writes_);
         sync_in_flight_ = true;
-        ++counters_.syncs;
         boost::asio::post(*sync_pool_, [s = this->shared_from_this(), t = std::move(*t)]() mutable {
             const auto t0 = clock::now();
             const result<void> r = t.run();
