@@ -369,7 +369,6 @@ public:
                                "raw_node::advance(): called before the entries of this ready "
                                "were persisted (call persist(rd), or append them to the "
                                "storage, first)");
-            rd.entries = {};
             raft_.log().unpin_unstable();
             // A snapshot stepped in since ready() replaced these entries; the next ready
             // persists it with whatever follows it.

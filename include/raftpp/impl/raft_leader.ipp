@@ -329,27 +329,13 @@ bool RAFTPP_RAFT::join_pending_append(node_id to, detail::progress& pr) {
     const std::uint64_t used = 16 * q->entries.size() + payload;
     if (used >= cfg_.max_size_per_msg) return false;
     const std::size_t before = q->entries.size();
-    const auto tail = log_.unstable_entries();
-    const index_t offset = log_.unstable().offset;
-    if (pr.next >= offset && pr.next - offset < tail.size()) {
-        // The proposals just appended: straight from the unstable tail, as many as fit.
-        std::uint64_t size = used;
-        for (std::size_t k = pr.next - offset; k < tail.size(); ++k) {
-            size += entry_size(tail[k]);
-            if (size > cfg_.max_size_per_msg) break;
-            q->entries.push_back(tail[k]);
-        }
-        if (q->entries.size() == before) return false;
-    } else {
-        // On error entries_into leaves the message alone; the caller then takes the normal
-        // path.
-        if (log_.entries_into(pr.next, cfg_.max_size_per_msg - used, q->entries)) return false;
-        if (q->entries.size() == before) return false;
-        // entries_into always takes one entry; joined, that one must fit too.
-        if (used + entry_size(q->entries[before]) > cfg_.max_size_per_msg) {
-            q->entries.resize(before);
-            return false;
-        }
+    // On error entries_into leaves the message alone; the caller then takes the normal path.
+    if (log_.entries_into(pr.next, cfg_.max_size_per_msg - used, q->entries)) return false;
+    if (q->entries.size() == before) return false;
+    // entries_into always takes one entry; joined, that one must fit too.
+    if (used + entry_size(q->entries[before]) > cfg_.max_size_per_msg) {
+        q->entries.resize(before);
+        return false;
     }
     const index_t last = q->entries.back().index;
     q->commit = log_.committed();
