@@ -4,6 +4,8 @@
 // applied that a crash could take back; meanwhile the leader keeps replicating.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 

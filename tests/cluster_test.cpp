@@ -4,6 +4,8 @@
 // seed is CAPTUREd. RAFTPP_CLUSTER_RUNS=n runs the randomized cases over n seeds.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/testing/cluster.hpp>
 
 #include <algorithm>

@@ -12,6 +12,8 @@
 // The broken-read cases always run their fixed seeds.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/testing/cluster.hpp>
 #include <raftpp/testing/kv.hpp>
 #include <raftpp/testing/linearizability.hpp>

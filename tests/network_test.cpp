@@ -2,6 +2,8 @@
 // run exactly. Also the transport concept and vector_transport.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/testing/network.hpp>
 #include <raftpp/transport.hpp>
 

@@ -4,6 +4,8 @@
 // checks that it aborts with the expected message.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include "abort_test_util.hpp"
 
 #include <raftpp/memory_storage.hpp>

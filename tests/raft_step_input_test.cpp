@@ -5,6 +5,8 @@
 // since an application may step raft<> directly.
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 

@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raft.hpp>
 

@@ -24,6 +24,8 @@
 //       "[schedules]"   (fresh seeds; see docs/reliability.md)
 #include <catch2/catch.hpp>
 
+#include "core_instances.hpp"
+
 #include <raftpp/testing/simulator.hpp>
 
 #include <algorithm>
