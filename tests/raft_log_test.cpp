@@ -11,16 +11,10 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raft_log.hpp>
 
-#include <csignal>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
 
 // Readable failure output for entries.
 namespace Catch {

@@ -10,18 +10,10 @@
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
 
-#include <csignal>
-#include <cstdio>
 #include <functional>
-#include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace raftpp;
 using namespace raftpp::test;
