@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "core_instances.hpp"
+#include "message_util.hpp"
 
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
@@ -15,6 +16,7 @@
 #include <vector>
 
 using namespace raftpp;
+using raftpp::test::make_message;
 
 namespace {
 
@@ -26,15 +28,6 @@ config cfg_for(node_id id) {
     c.election_tick = 10;
     c.heartbeat_tick = 1;
     return c;
-}
-
-message msg(message_type t, node_id from, node_id to, term_t term) {
-    message m;
-    m.type = t;
-    m.from = from;
-    m.to = to;
-    m.term = term;
-    return m;
 }
 
 // A node of {1, 2, 3} (this one is 1) that owns its storage, brought into a role.
@@ -50,7 +43,7 @@ struct subject {
         REQUIRE(node->campaign());
         settle();
         if (r == role::candidate) return;
-        REQUIRE(node->step(msg(message_type::vote_resp, 2, 1, node->raft().term())));
+        REQUIRE(node->step(make_message(message_type::vote_resp, 2, 1, node->raft().term())));
         settle();
         REQUIRE(node->raft().role() == role::leader);
     }
@@ -87,7 +80,7 @@ observed observe(const node_t& n) {
 std::vector<std::pair<std::string_view, message>> forged_from_self(term_t term, index_t last) {
     std::vector<std::pair<std::string_view, message>> out;
     auto add = [&](std::string_view name, message_type t) -> message& {
-        return out.emplace_back(name, msg(t, 1, 1, term + 1)).second;
+        return out.emplace_back(name, make_message(t, 1, 1, term + 1)).second;
     };
     // A follower answers a heartbeat with a heartbeat_resp to its sender, here itself: the
     // case that asserted in send() ("only responses may be addressed to self").
@@ -155,15 +148,15 @@ TEST_CASE("the core still takes what a node addresses to itself", "[step]") {
     // Local requests carry the node's own id: a campaign, a proposal.
     subject s(role::follower);
     auto& core = s.node->raft();
-    REQUIRE(core.step(msg(message_type::hup, 1, 1, 0)));
+    REQUIRE(core.step(make_message(message_type::hup, 1, 1, 0)));
     CHECK(core.role() == role::candidate);
     // The candidate's own vote is a vote_resp to itself, which the ready cycle delivers: with
     // one peer's vote it makes a majority.
     s.settle();
-    REQUIRE(core.step(msg(message_type::vote_resp, 2, 1, core.term())));
+    REQUIRE(core.step(make_message(message_type::vote_resp, 2, 1, core.term())));
     CHECK(core.role() == role::leader);
     const index_t last = core.log().last_index();
-    message prop = msg(message_type::prop, 1, 1, 0);
+    message prop = make_message(message_type::prop, 1, 1, 0);
     prop.entries.push_back({0, 0, entry_type::normal, buffer("p")});
     REQUIRE(core.step(std::move(prop)));
     CHECK(core.log().last_index() == last + 1);
@@ -171,7 +164,7 @@ TEST_CASE("the core still takes what a node addresses to itself", "[step]") {
     s.settle();
     CHECK(core.tracker().progress(1)->match == last + 1);
     // A peer never sends any of these with our id: raw_node::step is for peers only.
-    CHECK(s.node->step(msg(message_type::app_resp, 1, 1, core.term())).error() ==
+    CHECK(s.node->step(make_message(message_type::app_resp, 1, 1, core.term())).error() ==
           errc::malformed_message);
 }
 
@@ -181,7 +174,7 @@ TEST_CASE("a message type no type has is refused by raft and raw_node alike",
     // memory may still carry one.
     for (int t : {message_type_count, message_type_count + 3, 255}) {
         CAPTURE(t);
-        const message m = msg(static_cast<message_type>(t), 2, 1, 5);
+        const message m = make_message(static_cast<message_type>(t), 2, 1, 5);
         subject a(role::follower);
         const observed before = observe(*a.node);
         auto core = a.node->raft().step(message(m));

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "core_instances.hpp"
+#include "message_util.hpp"
 
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raft.hpp>
@@ -79,16 +80,6 @@ inline std::vector<entry> entries_at(index_t first, std::initializer_list<term_t
     std::vector<entry> ents;
     for (term_t t : terms) ents.push_back({t, first + ents.size(), entry_type::normal, {}});
     return ents;
-}
-
-// A message with the fields most tests set; set the rest by name.
-inline message make_message(message_type type, node_id from, node_id to, term_t term = 0) {
-    message m;
-    m.type = type;
-    m.from = from;
-    m.to = to;
-    m.term = term;
-    return m;
 }
 
 // etcd's newTestConfig: unlimited message size, 256 inflight messages.

@@ -78,13 +78,13 @@ TEST_CASE("propose of a batch appends its entries as one, or refuses them togeth
 
     REQUIRE(n.campaign());
     settle(n);
-    message v = msg(message_type::vote_resp, 2, 1, n.raft().term());
+    message v = make_message(message_type::vote_resp, 2, 1, n.raft().term());
     REQUIRE(n.step(std::move(v)));
     settle(n);
     REQUIRE(n.raft().role() == role::leader);
     const index_t last = n.raft().log().last_index();
     // The follower acks the leader's log, so it is replicated to without probing.
-    message ack = msg(message_type::app_resp, 2, 1, n.raft().term());
+    message ack = make_message(message_type::app_resp, 2, 1, n.raft().term());
     ack.index = last;
     REQUIRE(n.step(std::move(ack)));
     settle(n);

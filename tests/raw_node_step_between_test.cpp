@@ -30,7 +30,7 @@ struct follower {
 
 message append_from(node_id leader, term_t term, index_t prev, term_t prev_term,
                     std::vector<entry> ents, index_t commit = 0) {
-    message m = msg(message_type::app, leader, 2, term);
+    message m = make_message(message_type::app, leader, 2, term);
     m.index = prev;
     m.log_term = prev_term;
     m.entries = std::move(ents);
@@ -51,7 +51,7 @@ message snap_from(node_id leader, term_t term, index_t index, term_t snap_term) 
     s.metadata.index = index;
     s.metadata.term = snap_term;
     s.metadata.conf_state.voters = {1, 2, 3};
-    message m = msg(message_type::snap, leader, 2, term);
+    message m = make_message(message_type::snap, leader, 2, term);
     m.snapshot = std::make_shared<const snapshot>(s);
     return m;
 }

@@ -177,12 +177,12 @@ TEST_CASE("a node restarts from its storage", "[raw_node][restart]") {
         node n(cfg_for(1), st);
         REQUIRE(n.bootstrap(voters({1, 2, 3})));
         settle(n);
-        message vote = msg(message_type::vote, 2, 1, 2);
+        message vote = make_message(message_type::vote, 2, 1, 2);
         vote.index = 3;
         vote.log_term = 1;
         REQUIRE(n.step(vote));
         settle(n);
-        message app = msg(message_type::app, 2, 1, 2);
+        message app = make_message(message_type::app, 2, 1, 2);
         app.index = 3;
         app.log_term = 1;
         app.entries = {ent(2, 4, "a"), ent(2, 5, "b")};
@@ -270,24 +270,27 @@ TEST_CASE("step refuses a message for another node and a term at or above 2^63",
     settle(n);
     // A single vote request at the largest term would leave the cluster leaderless for good:
     // every node would adopt it, and no election can go past it.
-    message vote = msg(message_type::vote, 2, 1, ~term_t{0});
+    message vote = make_message(message_type::vote, 2, 1, ~term_t{0});
     CHECK(n.step(vote).error() == errc::malformed_message);
-    CHECK(n.step(msg(message_type::pre_vote, 2, 1, term_t{1} << 63)).error() ==
+    CHECK(n.step(make_message(message_type::pre_vote, 2, 1, term_t{1} << 63)).error() ==
           errc::malformed_message);
-    CHECK(n.step(msg(message_type::heartbeat, 2, 1, term_t{1} << 63)).error() ==
+    CHECK(n.step(make_message(message_type::heartbeat, 2, 1, term_t{1} << 63)).error() ==
           errc::malformed_message);
     // Addressed to node 3 (or to nobody): not ours to step.
-    CHECK(n.step(msg(message_type::heartbeat, 2, 3, 5)).error() == errc::malformed_message);
-    CHECK(n.step(msg(message_type::heartbeat, 2, none, 5)).error() == errc::malformed_message);
+    CHECK(n.step(make_message(message_type::heartbeat, 2, 3, 5)).error() ==
+          errc::malformed_message);
+    CHECK(n.step(make_message(message_type::heartbeat, 2, none, 5)).error() ==
+          errc::malformed_message);
     // From node 1 itself: answering it, the node would address a heartbeat_resp to itself.
     // The core refuses it the same way when stepped directly (raft_step_input_test has more).
-    CHECK(n.step(msg(message_type::heartbeat, 1, 1, 5)).error() == errc::malformed_message);
-    CHECK(n.raft().step(msg(message_type::heartbeat, 1, 1, 5)).error() ==
+    CHECK(n.step(make_message(message_type::heartbeat, 1, 1, 5)).error() ==
+          errc::malformed_message);
+    CHECK(n.raft().step(make_message(message_type::heartbeat, 1, 1, 5)).error() ==
           errc::malformed_message);
     CHECK(n.raft().term() == 1);
     CHECK(n.raft().lead() == none);
     // The largest term a peer may use is still accepted.
-    CHECK(n.step(msg(message_type::heartbeat, 2, 1, (term_t{1} << 63) - 1)));
+    CHECK(n.step(make_message(message_type::heartbeat, 2, 1, (term_t{1} << 63) - 1)));
     CHECK(n.raft().term() == (term_t{1} << 63) - 1);
 }
 
@@ -302,14 +305,14 @@ TEST_CASE("step refuses local messages and responses from unknown peers", "[raw_
         message_type::snap_status, message_type::check_quorum};
     for (auto t : local) {
         CAPTURE(to_string(t));
-        CHECK(n.step(msg(t, 2, 1, 1)).error() == errc::step_local_msg);
+        CHECK(n.step(make_message(t, 2, 1, 1)).error() == errc::step_local_msg);
     }
     const message_type responses[] = {message_type::app_resp, message_type::vote_resp,
                                       message_type::heartbeat_resp, message_type::pre_vote_resp,
                                       message_type::read_index_resp};
     for (auto t : responses) {
         CAPTURE(to_string(t));
-        CHECK(n.step(msg(t, 9, 1, 1)).error() == errc::step_peer_not_found);
+        CHECK(n.step(make_message(t, 9, 1, 1)).error() == errc::step_peer_not_found);
     }
     // Neither kind of refusal changed anything (the campaign a hup would start, included).
     CHECK(n.raft().role() == role::follower);
@@ -318,13 +321,13 @@ TEST_CASE("step refuses local messages and responses from unknown peers", "[raw_
     // The same responses from a known peer are stepped.
     for (auto t : responses) {
         CAPTURE(to_string(t));
-        message known = msg(t, 2, 1, 1);
+        message known = make_message(t, 2, 1, 1);
         if (t == message_type::read_index_resp) known.entries.push_back(ent(0, 0, "ctx"));
         CHECK(n.step(known));
     }
     settle(n);
     // A request from an unknown node is not a response: it is stepped.
-    message hb = msg(message_type::heartbeat, 9, 1, 1);
+    message hb = make_message(message_type::heartbeat, 9, 1, 1);
     CHECK(n.step(hb));
     CHECK(n.raft().lead() == 9);
 }
@@ -338,7 +341,7 @@ TEST_CASE("a follower's vote leaves only after the vote is persisted", "[raw_nod
     REQUIRE(n.bootstrap(voters({1, 2, 3})));
     settle(n);
 
-    message vote = msg(message_type::vote, 1, 2, 2);
+    message vote = make_message(message_type::vote, 1, 2, 2);
     vote.index = 3;
     vote.log_term = 1;
     REQUIRE(n.step(vote));
@@ -372,7 +375,7 @@ TEST_CASE("a follower acks appended entries only after persisting them",
     REQUIRE(n.bootstrap(voters({1, 2, 3})));
     settle(n);
 
-    message app = msg(message_type::app, 1, 2, 2);
+    message app = make_message(message_type::app, 1, 2, 2);
     app.index = 3;
     app.log_term = 1;
     app.entries = {ent(2, 4, "x"), ent(2, 5, "y")};
@@ -398,7 +401,7 @@ TEST_CASE("a follower acks appended entries only after persisting them",
     CHECK_FALSE(n.has_ready());
 
     // A heartbeat's response vouches for nothing durable, but it too leaves in advance().
-    message hb = msg(message_type::heartbeat, 1, 2, 2);
+    message hb = make_message(message_type::heartbeat, 1, 2, 2);
     hb.commit = 5;
     REQUIRE(n.step(hb));
     auto& rd2 = n.ready();
@@ -486,13 +489,13 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
     }
     CHECK(n.transport().take().size() == 2);
     CHECK(n.raft().role() == role::candidate);  // its own vote alone is no majority
-    message granted = msg(message_type::vote_resp, 2, 1, 2);
+    message granted = make_message(message_type::vote_resp, 2, 1, 2);
     REQUIRE(n.step(granted));
     REQUIRE(n.raft().role() == role::leader);
     settle(n);  // persists the empty entry 4 and sends it; the self-ack is stepped
     CHECK(progress_of(n.status(), 1)->match == 4);
     for (node_id f : {2, 3}) {
-        message ack = msg(message_type::app_resp, f, 1, 2);
+        message ack = make_message(message_type::app_resp, f, 1, 2);
         ack.index = 4;
         REQUIRE(n.step(ack));
     }
@@ -509,7 +512,7 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
         // Injected: raftpp sends the append for 5 only in advance(), after the leader's own
         // write, so no real follower can ack it yet. Were one to (as where appends go out in
         // parallel with the local write), the leader's own match must still be 4.
-        message ack = msg(message_type::app_resp, 2, 1, 2);
+        message ack = make_message(message_type::app_resp, 2, 1, 2);
         ack.index = 5;
         REQUIRE(n.step(ack));
         CHECK(progress_of(n.status(), 2)->match == 5);
@@ -531,7 +534,7 @@ TEST_CASE("a leader's own log counts toward commit only after advance()",
         // leader's: {2, 3} suffices. The entry is then both to persist and to apply in one
         // ready; persist comes first.
         for (node_id f : {2, 3}) {
-            message ack = msg(message_type::app_resp, f, 1, 2);
+            message ack = make_message(message_type::app_resp, f, 1, 2);
             ack.index = 5;
             REQUIRE(n.step(ack));
         }
@@ -569,7 +572,7 @@ TEST_CASE("advance() before persisting the ready aborts naming the missed call",
     node f(cfg_for(2), st2);
     REQUIRE(f.bootstrap(voters({1, 2, 3})));
     settle(f);
-    message snap = msg(message_type::snap, 1, 2, 2);
+    message snap = make_message(message_type::snap, 1, 2, 2);
     auto s = std::make_shared<snapshot>();
     s->metadata.index = 10;
     s->metadata.term = 2;
@@ -625,11 +628,11 @@ TEST_CASE("has_ready is false when idle and soft_state is reported once per chan
     CHECK(out.soft == soft_state{none, role::candidate});
     CHECK_FALSE(n.has_ready());  // the stepped self-vote changed no observable state
 
-    REQUIRE(n.step(msg(message_type::vote_resp, 3, 1, 2)));
+    REQUIRE(n.step(make_message(message_type::vote_resp, 3, 1, 2)));
     out = cycle(n);
     CHECK(out.soft == soft_state{1, role::leader});
     CHECK_FALSE(n.has_ready());  // entry 4 is persisted but waits for a follower's ack
-    message ack = msg(message_type::app_resp, 3, 1, 2);
+    message ack = make_message(message_type::app_resp, 3, 1, 2);
     ack.index = 4;
     REQUIRE(n.step(ack));
     out = cycle(n);  // commits 4: no role change, so no soft state
@@ -637,7 +640,7 @@ TEST_CASE("has_ready is false when idle and soft_state is reported once per chan
     CHECK(out.hard.commit == 4);
     settle(n);
 
-    message app = msg(message_type::app, 2, 1, 3);  // a leader at a higher term
+    message app = make_message(message_type::app, 2, 1, 3);  // a leader at a higher term
     app.index = 4;
     app.log_term = 2;
     REQUIRE(n.step(app));
@@ -666,9 +669,9 @@ TEST_CASE("status reports role, term, commit, applied and the leader's progress"
 
     REQUIRE(n.campaign());
     settle(n);
-    REQUIRE(n.step(msg(message_type::vote_resp, 2, 1, 2)));
+    REQUIRE(n.step(make_message(message_type::vote_resp, 2, 1, 2)));
     settle(n);
-    message ack = msg(message_type::app_resp, 2, 1, 2);
+    message ack = make_message(message_type::app_resp, 2, 1, 2);
     ack.index = 4;
     REQUIRE(n.step(ack));
     settle(n);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "core_instances.hpp"
+#include "message_util.hpp"
 
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/raw_node.hpp>
@@ -60,15 +61,6 @@ inline std::vector<peer> voters(std::initializer_list<node_id> ids) {
     std::vector<peer> out;
     for (node_id id : ids) out.push_back({id, false, {}});
     return out;
-}
-
-inline message msg(message_type t, node_id from, node_id to, term_t term) {
-    message m;
-    m.type = t;
-    m.from = from;
-    m.to = to;
-    m.term = term;
-    return m;
 }
 
 inline entry ent(term_t term, index_t index, std::string_view data = {}) {
