@@ -149,6 +149,9 @@ TEST_CASE("node: snapshots every snapshot_count entries; a member far behind cat
     REQUIRE(put_sequence(c, lead, 1000, 400) == 0);
     const auto lst = c.node(lead).status();
     CHECK(lst.snapshots_taken >= 3);
+    // Each was timed: the longest is part of the total, and no longer than it.
+    CHECK(lst.snapshot_max_nanoseconds > 0);
+    CHECK(lst.snapshot_max_nanoseconds <= lst.snapshot_nanoseconds);
     CHECK(lst.snapshot_index >= 300);
     c.restart(behind);
     REQUIRE(c.wait_converged());

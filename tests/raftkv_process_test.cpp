@@ -132,6 +132,9 @@ TEST_CASE("raftkv: bad requests get a 4xx with a message; status, members and me
     CHECK(metrics->body().find("raftkv_is_leader 1\n") != std::string::npos);
     CHECK(metrics->body().find("raftkv_wal_fsync_duration_seconds_bucket{le=\"+Inf\"}") !=
           std::string::npos);
+    // No snapshot yet (one every 10000 entries by default), but the metrics are there.
+    CHECK(metrics->body().find("raftkv_snapshots_taken_total 0\n") != std::string::npos);
+    CHECK(metrics->body().find("raftkv_snapshot_max_seconds 0\n") != std::string::npos);
     // Still serving after all that.
     CHECK(get(c, *lead, "m") == "1");
 }

@@ -406,6 +406,12 @@ private:
         syncs_ = &metrics_.add_gauge("raftkv_wal_syncs_total", "WAL fdatasync calls.");
         sync_seconds_ = &metrics_.add_gauge("raftkv_wal_sync_seconds_total",
                                             "Time spent in WAL fdatasync.");
+        snapshots_ = &metrics_.add_gauge("raftkv_snapshots_taken_total",
+                                         "Snapshots this member took of its store.");
+        snapshot_seconds_ = &metrics_.add_gauge(
+            "raftkv_snapshot_seconds_total", "Time the member's cycle spent taking snapshots.");
+        snapshot_max_seconds_ = &metrics_.add_gauge("raftkv_snapshot_max_seconds",
+                                                    "The longest snapshot this member took.");
         // Kept by the node (etcd's wal_fsync_duration_seconds); loaded at each scrape.
         sync_histogram_ = &metrics_.add_histogram(
             "raftkv_wal_fsync_duration_seconds", "WAL fdatasync latency.",
@@ -423,6 +429,9 @@ private:
         syncs_->set(static_cast<double>(s.syncs));
         sync_seconds_->set(static_cast<double>(s.sync_nanoseconds) / 1e9);
         sync_histogram_->load(s.sync_buckets, static_cast<double>(s.sync_nanoseconds) / 1e9);
+        snapshots_->set(static_cast<double>(s.snapshots_taken));
+        snapshot_seconds_->set(static_cast<double>(s.snapshot_nanoseconds) / 1e9);
+        snapshot_max_seconds_->set(static_cast<double>(s.snapshot_max_nanoseconds) / 1e9);
         return metrics_.render();
     }
 
@@ -450,6 +459,9 @@ private:
     gauge* dropped_ = nullptr;
     gauge* syncs_ = nullptr;
     gauge* sync_seconds_ = nullptr;
+    gauge* snapshots_ = nullptr;
+    gauge* snapshot_seconds_ = nullptr;
+    gauge* snapshot_max_seconds_ = nullptr;
     histogram* sync_histogram_ = nullptr;
 };
 

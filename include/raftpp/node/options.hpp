@@ -77,6 +77,11 @@ struct node_status {
     std::uint64_t entries_persisted = 0;   // entries written to the storage
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_restored = 0;  // from the leader or at start
+    // Time the node's cycle spent taking snapshots (the state machine's snapshot(), the files
+    // and their syncs, the compaction), in total and the longest one: nothing else runs on the
+    // node meanwhile, so a long one shows in the proposals' tail latency.
+    std::uint64_t snapshot_nanoseconds = 0;
+    std::uint64_t snapshot_max_nanoseconds = 0;
 
     // Storage syncs by duration, as etcd's wal_fsync_duration_seconds: sync_buckets[k] counts
     // the syncs that took more than sync_bucket_bounds[k - 1] and at most sync_bucket_bounds[k]

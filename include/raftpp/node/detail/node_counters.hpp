@@ -15,6 +15,7 @@ namespace raftpp::detail {
 struct node_counters {
     std::uint64_t cycles = 0, syncs = 0, entries_persisted = 0;
     std::uint64_t snapshots_taken = 0, snapshots_restored = 0;
+    std::uint64_t snapshot_nanoseconds = 0, snapshot_max_nanoseconds = 0;
     std::array<std::uint64_t, node_status::sync_bucket_bounds.size() + 1> sync_buckets{};
     std::uint64_t sync_nanoseconds = 0;
     std::uint64_t messages_dropped = 0;
@@ -34,12 +35,23 @@ struct node_counters {
             std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
     }
 
+    // One snapshot taken in `took`.
+    void record_snapshot(std::chrono::steady_clock::duration took) {
+        ++snapshots_taken;
+        const auto ns = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+        snapshot_nanoseconds += ns;
+        if (ns > snapshot_max_nanoseconds) snapshot_max_nanoseconds = ns;
+    }
+
     void copy_to(node_status& s) const {
         s.cycles = cycles;
         s.syncs = syncs;
         s.entries_persisted = entries_persisted;
         s.snapshots_taken = snapshots_taken;
         s.snapshots_restored = snapshots_restored;
+        s.snapshot_nanoseconds = snapshot_nanoseconds;
+        s.snapshot_max_nanoseconds = snapshot_max_nanoseconds;
         s.sync_buckets = sync_buckets;
         s.sync_nanoseconds = sync_nanoseconds;
         s.messages_dropped = messages_dropped;

@@ -641,18 +641,19 @@ private:
         if (opts_.snapshot_count == 0) return {};
         const index_t applied = raw_->raft().log().applied();
         if (applied < snap_index_ + opts_.snapshot_count) return {};
+        const auto started = std::chrono::steady_clock::now();
         const buffer user = sm_.snapshot();
         const conf_state cs = raw_->raft().tracker().conf_state();
         auto s = storage_->create_snapshot(applied, &cs, wrap_snapshot(members_, user.bytes()));
         if (!s) return s.error();
         snap_index_ = applied;
-        ++counters_.snapshots_taken;
         if (applied > opts_.snapshot_catchup_entries) {
             const index_t to = applied - opts_.snapshot_catchup_entries;
             auto first = storage_->first_index();
             if (first && to > *first)
                 if (auto r = storage_->compact(to); !r) return r;
         }
+        counters_.record_snapshot(std::chrono::steady_clock::now() - started);
         RAFTPP_LOG(logger_, log_level::info, "node ", id_, ": snapshot at ", applied);
         return {};
     }
