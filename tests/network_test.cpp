@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core_instances.hpp"
+#include "message_util.hpp"
 
 #include <raftpp/testing/network.hpp>
 #include <raftpp/transport.hpp>
@@ -20,10 +21,7 @@ namespace {
 
 // An append message numbered by `index`, so tests can tell messages apart.
 message msg(node_id from, node_id to, index_t index, message_type t = message_type::app) {
-    message m;
-    m.type = t;
-    m.from = from;
-    m.to = to;
+    message m = test::make_message(t, from, to);
     m.index = index;
     return m;
 }
