@@ -109,3 +109,161 @@ TEST_CASE("propose of a batch appends its entries as one, or refuses them togeth
     CHECK(n.raft().log().last_index() == last + 3);
 }
 
+
+namespace {
+
+// A three-voter leader (node 1) whose follower 2 acked its log (replicate state) and whose
+// follower 3 never answered (probe state, paused by the election's probe).
+void lead_three(node& n) {
+    REQUIRE(n.bootstrap(voters({1, 2, 3})));
+    settle(n);
+    REQUIRE(n.campaign());
+    settle(n);
+    REQUIRE(n.step(make_message(message_type::vote_resp, 2, 1, n.raft().term())));
+    settle(n);
+    REQUIRE(n.raft().role() == role::leader);
+    message ack = make_message(message_type::app_resp, 2, 1, n.raft().term());
+    ack.index = n.raft().log().last_index();
+    REQUIRE(n.step(std::move(ack)));
+    settle(n);
+}
+
+std::vector<buffer> payloads(int n, std::size_t size) {
+    std::vector<buffer> out;
+    for (int i = 0; i < n; ++i) out.push_back(buffer(std::string(size, static_cast<char>('a' + i))));
+    return out;
+}
+
+// What a script did to the node: every ready cycle's messages, in order.
+std::vector<message> run_script(node& n, const std::vector<buffer>& ps) {
+    std::vector<message> sent;
+    auto take = [&] {
+        while (n.has_ready()) {
+            auto out = cycle(n);
+            sent.insert(sent.end(), out.messages.begin(), out.messages.end());
+        }
+    };
+    const term_t t = n.raft().term();
+    // Proposals, each at the next index the moment propose() returns.
+    for (std::size_t i = 0; i < 3; ++i) {
+        const index_t before = n.raft().log().last_index();
+        REQUIRE(n.propose(ps[i]));
+        CHECK(n.raft().log().last_index() == before + 1);
+    }
+    take();
+    // Proposals, then a tick (a heartbeat): the appends leave first.
+    REQUIRE(n.propose(ps[3]));
+    REQUIRE(n.propose(ps[4]));
+    n.tick();
+    take();
+    // Proposals, then an ack from follower 2.
+    REQUIRE(n.propose(ps[5]));
+    message ack = make_message(message_type::app_resp, 2, 1, t);
+    ack.index = n.raft().log().last_index() - 1;
+    REQUIRE(n.step(std::move(ack)));
+    REQUIRE(n.propose(ps[6]));
+    take();
+    // Proposals, then a heartbeat response from the paused follower 3, which unpauses it and
+    // sends it what it lacks: the append to 2 was owed first.
+    REQUIRE(n.propose(ps[9]));
+    REQUIRE(n.step(make_message(message_type::heartbeat_resp, 3, 1, t)));
+    take();
+    // Proposals, then a read forwarded by follower 2: the appends that were owed go before
+    // the read's heartbeats.
+    REQUIRE(n.propose(ps[10]));
+    message read = make_message(message_type::read_index, 2, 1, t);
+    read.entries.push_back(ent(0, 0, "read"));
+    REQUIRE(n.step(std::move(read)));
+    take();
+    // Proposals, then a newer term: the leader steps down after sending them.
+    REQUIRE(n.propose(ps[7]));
+    REQUIRE(n.step(make_message(message_type::heartbeat, 3, 1, t + 1)));
+    CHECK(n.raft().role() == role::follower);
+    CHECK(n.raft().lead() == 3);
+    REQUIRE(n.propose(ps[8]));  // forwarded to the new leader
+    take();
+    return sent;
+}
+
+}  // namespace
+
+TEST_CASE("proposals between two ready cycles share one append per follower, sent as a "
+          "broadcast per proposal would have",
+          "[raw_node][propose]") {
+    // raw_node batches the broadcast of proposals (raft::set_proposal_batching); a bare
+    // raft, and this node with batching turned off, broadcast each one (etcd's bcastAppend).
+    const auto ps = payloads(11, 8);
+    memory_storage s1, s2;
+    node batched(cfg_for(1), s1), eager(cfg_for(1), s2);
+    lead_three(batched);
+    lead_three(eager);
+    CHECK(batched.raft().proposal_batching());
+    eager.raft().set_proposal_batching(false);
+    const auto got = run_script(batched, ps);
+    const auto want = run_script(eager, ps);
+    CHECK(got == want);
+    // The first burst: one append to follower 2 carrying the three entries. The paused
+    // follower 3 gets one append in all, after its heartbeat response.
+    REQUIRE_FALSE(got.empty());
+    CHECK(got[0].type == message_type::app);
+    CHECK(got[0].to == 2);
+    CHECK(got[0].entries.size() == 3);
+    std::size_t to3 = 0;
+    for (const auto& m : got)
+        if (m.to == 3 && m.type == message_type::app && !m.entries.empty()) ++to3;
+    CHECK(to3 == 1);
+}
+
+TEST_CASE("batched proposals: observers see the appends they owe", "[raw_node][propose]") {
+    memory_storage st;
+    node n(cfg_for(1), st);
+    lead_three(n);
+    const index_t last = n.raft().log().last_index();
+    const auto ps = payloads(4, 8);
+    for (const auto& p : ps) REQUIRE(n.propose(p));
+    // status() (const) shows follower 2 with the four entries in flight, as after eager
+    // broadcasts.
+    const node& cn = n;
+    const auto st2 = cn.status();
+    const auto* p2 = progress_of(st2, 2);
+    REQUIRE(p2 != nullptr);
+    CHECK(p2->next == last + 5);
+    CHECK(p2->inflight == 1);
+    REQUIRE(n.propose(payloads(1, 3)[0]));
+    // So does the const raft(): the append queued for follower 2 holds all five.
+    const auto& msgs = cn.raft().messages();
+    REQUIRE(msgs.size() == 1);
+    CHECK(indexes(msgs[0].entries) ==
+          std::vector<index_t>{last + 1, last + 2, last + 3, last + 4, last + 5});
+    CHECK(cn.raft().tracker().progress(2)->next == last + 6);
+}
+
+TEST_CASE("batched proposals: appends keep to max_size_per_msg and the inflight limit",
+          "[raw_node][propose][flow]") {
+    memory_storage st;
+    config c = cfg_for(1);
+    // entry_size() is 16 + payload: two 10-byte entries (52) fit, three (78) do not.
+    c.max_size_per_msg = 60;
+    c.max_inflight_msgs = 2;
+    node n(c, st);
+    lead_three(n);
+    const index_t last = n.raft().log().last_index();
+    for (const auto& p : payloads(7, 10)) REQUIRE(n.propose(p));
+    auto out = cycle(n);
+    std::vector<std::vector<index_t>> to2;
+    for (const auto& m : out.messages)
+        if (m.to == 2 && m.type == message_type::app) to2.push_back(indexes(m.entries));
+    // Two appends of two entries each, then the window is full: the rest waits.
+    CHECK(to2 == std::vector<std::vector<index_t>>{{last + 1, last + 2}, {last + 3, last + 4}});
+    CHECK(n.raft().tracker().progress(2)->inflights.full());
+    // Follower 2 acks the first append: one slot frees and the next two entries go.
+    message ack = make_message(message_type::app_resp, 2, 1, n.raft().term());
+    ack.index = last + 2;
+    REQUIRE(n.step(std::move(ack)));
+    out = cycle(n);
+    to2.clear();
+    for (const auto& m : out.messages)
+        if (m.to == 2 && m.type == message_type::app && !m.entries.empty())
+            to2.push_back(indexes(m.entries));
+    CHECK(to2 == std::vector<std::vector<index_t>>{{last + 5, last + 6}});
+}

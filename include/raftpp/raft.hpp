@@ -127,13 +127,21 @@ public:
 
     raft_log<Storage>& log() noexcept { return log_; }
     const raft_log<Storage>& log() const noexcept { return log_; }
-    detail::progress_tracker& tracker() noexcept { return prs_; }
+    // The non-const observers of progress and messages first send what batched proposals owe
+    // (see set_proposal_batching); the const ones show the state as of that last flush.
+    detail::progress_tracker& tracker() {
+        flush_proposals();
+        return prs_;
+    }
     const detail::progress_tracker& tracker() const noexcept { return prs_; }
     Transport& transport() noexcept { return transport_; }
     Logger& logger() noexcept { return logger_; }
 
     // Messages that may be sent now / only after the pending state is durable.
-    std::vector<message>& messages() noexcept { return msgs_; }
+    std::vector<message>& messages() {
+        flush_proposals();
+        return msgs_;
+    }
     std::vector<message>& messages_after_append() noexcept { return msgs_after_append_; }
     std::vector<read_state>& read_states() noexcept { return read_states_; }
     const std::vector<message>& messages() const noexcept { return msgs_; }
@@ -171,6 +179,26 @@ public:
     void seal_reads() noexcept {
         read_only_.seal();
         open_forward_ = npos;
+    }
+    // Proposal batching (raw_node turns it on; a bare raft broadcasts each proposal, as etcd
+    // does). A proposal is still appended at once, so its index and any refusal are known on
+    // return; the appends that replicate it wait for the next thing that drives the node
+    // otherwise (a step of any other message, a tick, a ready-cycle hook, messages() or
+    // tracker()) and leave together with those of the proposals made meanwhile: a burst of
+    // proposals between two ready cycles builds one append per follower, not one per proposal
+    // joined into it, with what one proposal at a time would have sent (up to
+    // max_size_per_msg per append, and more appends up to the inflight limit).
+    void set_proposal_batching(bool on) {
+        batch_proposals_ = on;
+        if (!on) flush_proposals();
+    }
+    bool proposal_batching() const noexcept { return batch_proposals_; }
+    // Sends the appends that proposals batched since the last flush owe; nothing when none.
+    void flush_proposals() {
+        if (broadcast_pending_) [[unlikely]] {
+            broadcast_pending_ = false;
+            broadcast_new_entries();
+        }
     }
     // Read requests waiting for a heartbeat round (leader) and the rounds they are in.
     std::size_t pending_reads() const noexcept { return read_only_.pending_count(); }
@@ -230,6 +258,8 @@ private:
     void answer_read(detail::read_request& req, index_t read_index);
     bool join_forwarded_read(message& m);
     void broadcast_append();
+    // Out of line: inlined at each flush point it would weigh on the paths that find none.
+    [[gnu::noinline]] void broadcast_new_entries();
     void broadcast_heartbeat();
     void broadcast_heartbeat_with_ctx(const buffer& ctx);
     void send_timeout_now(node_id to);
@@ -278,6 +308,9 @@ private:
     // lease at any time, so this leader's lease is over for the term.
     bool timeout_now_sent_ = false;
     bool batch_reads_ = false;
+    bool batch_proposals_ = false;
+    // A batched proposal was appended and not broadcast yet (see set_proposal_batching).
+    bool broadcast_pending_ = false;
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
     // The position in msgs_ of the read_index forwarded to the leader in this ready cycle,
     // which later reads of the cycle join; npos when none.

@@ -122,6 +122,8 @@ public:
           prev_hard_(raft_.hard_state_now()) {
         // The ready cycle tells the core when its messages left: reads can share rounds.
         raft_.set_read_batching(true);
+        // Proposals between two ready cycles share their appends (raft::set_proposal_batching).
+        raft_.set_proposal_batching(true);
     }
 
     // Starts a brand-new cluster member (etcd's Bootstrap). Fails with errc::invalid_config
@@ -425,6 +427,7 @@ public:
     }
 
     raftpp::status status() const {
+        raft_.flush_proposals();
         raftpp::status s;
         s.id = raft_.id();
         s.hard_state = raft_.hard_state_now();
@@ -441,8 +444,14 @@ public:
         return s;
     }
 
-    raft_type& raft() noexcept { return raft_; }
-    const raft_type& raft() const noexcept { return raft_; }
+    raft_type& raft() {
+        raft_.flush_proposals();
+        return raft_;
+    }
+    const raft_type& raft() const {
+        raft_.flush_proposals();
+        return raft_;
+    }
     Transport& transport() noexcept { return raft_.transport(); }
 
 private:
@@ -548,7 +557,9 @@ private:
         if (!prop_.entries.empty()) prop_.entries.clear();
     }
 
-    raft_type raft_;
+    // mutable: the const observers (raft(), status()) first send what batched proposals owe,
+    // so they show what a broadcast per proposal would have left.
+    mutable raft_type raft_;
     raftpp::soft_state prev_soft_;
     hard_state prev_hard_;
     raftpp::ready rd_;

@@ -92,6 +92,8 @@ result<void> RAFTPP_RAFT::bootstrap(std::span<const peer> peers) {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::reset(term_t term) {
+    // A leader stepping down first sends what its batched proposals owe, as it would have.
+    flush_proposals();
     if (term_ != term) {
         term_ = term;
         vote_ = none;
@@ -223,6 +225,7 @@ void RAFTPP_RAFT::reduce_uncommitted_size(std::span<const entry> es) {
 
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::tick() {
+    flush_proposals();
     ++ticks_;
     if (role_ == role::leader) tick_heartbeat();
     else tick_election();
@@ -331,6 +334,7 @@ void RAFTPP_RAFT::on_applied(index_t index, std::span<const entry> applied) {
         RAFTPP_ASSERT(r.has_value(), "applied index out of range");
         // Leave a joint configuration entered with auto_leave once it is applied (etcd).
         if (prs_.auto_leave() && index >= pending_conf_index_ && role_ == role::leader) {
+            flush_proposals();  // their appends before the leave entry's, as they were made
             std::vector<entry> leave(1);
             leave[0].type = entry_type::conf_change_v2;
             leave[0].data = encode(conf_change_v2{});
@@ -351,6 +355,7 @@ void RAFTPP_RAFT::on_applied(index_t index, std::span<const entry> applied) {
 
 RAFTPP_RAFT_TEMPLATE
 result<conf_state> RAFTPP_RAFT::apply_conf_change(const conf_change_v2& cc) {
+    flush_proposals();
     auto next = detail::apply_conf_change(prs_, log_.last_index(), cc);
     if (!next) return next.error();
     return switch_to_config(std::move(*next));

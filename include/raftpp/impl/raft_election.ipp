@@ -6,6 +6,8 @@ namespace raftpp {
 
 RAFTPP_RAFT_TEMPLATE
 result<void> RAFTPP_RAFT::step_message(message& m) {
+    // Anything but another proposal sees the appends of the batched ones sent first.
+    if (m.type != message_type::prop) flush_proposals();
     if (m.from != id_) {
         if (auto ec = detail::validate_message(m)) {
             trace(log_level::warning, id_, " dropped malformed ", to_string(m.type), " from ", m.from);

@@ -92,7 +92,8 @@ result<void> RAFTPP_RAFT::leader_propose(message& m) {
         }
     }
     if (!append_entry(m.entries)) return errc::proposal_dropped;
-    broadcast_append();
+    if (batch_proposals_) broadcast_pending_ = true;
+    else broadcast_append();
     return {};
 }
 
@@ -393,6 +394,21 @@ RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::broadcast_append() {
     prs_.visit([&](node_id pid, detail::progress& pr) {
         if (pid != id_) maybe_send_append(pid, pr, true);
+    });
+}
+
+// The flush of batched proposals: what broadcast_append() after each of them would have sent.
+// One call per follower takes every new entry that fits one append; in replicate state more
+// appends follow, as long as there are entries left and the inflight limit allows, as they
+// would have for proposals one at a time.
+RAFTPP_RAFT_TEMPLATE
+void RAFTPP_RAFT::broadcast_new_entries() {
+    if (role_ != role::leader) return;
+    prs_.visit([&](node_id pid, detail::progress& pr) {
+        if (pid == id_ || !maybe_send_append(pid, pr, true)) return;
+        while (pr.state == detail::progress_state::replicate && pr.next <= log_.last_index() &&
+               maybe_send_append(pid, pr, false)) {
+        }
     });
 }
 
