@@ -230,12 +230,18 @@ TEST_CASE("batched proposals: observers see the appends they owe", "[raw_node][p
     CHECK(p2->next == last + 5);
     CHECK(p2->inflight == 1);
     REQUIRE(n.propose(payloads(1, 3)[0]));
-    // So does the const raft(): the append queued for follower 2 holds all five.
-    const auto& msgs = cn.raft().messages();
+    // The index is known at once; the append for it waits in the core...
+    CHECK(cn.raft().log().last_index() == last + 5);
+    CHECK(cn.raft().tracker().progress(2)->next == last + 5);
+    // ... until the non-const observers send it: the append queued for follower 2 then
+    // holds all five.
+    const auto& msgs = n.raft().messages();
     REQUIRE(msgs.size() == 1);
     CHECK(indexes(msgs[0].entries) ==
           std::vector<index_t>{last + 1, last + 2, last + 3, last + 4, last + 5});
     CHECK(cn.raft().tracker().progress(2)->next == last + 6);
+    REQUIRE(n.propose(payloads(1, 3)[0]));
+    CHECK(n.raft().tracker().progress(2)->next == last + 7);
 }
 
 TEST_CASE("batched proposals: appends keep to max_size_per_msg and the inflight limit",

@@ -183,8 +183,8 @@ public:
     // Proposal batching (raw_node turns it on; a bare raft broadcasts each proposal, as etcd
     // does). A proposal is still appended at once, so its index and any refusal are known on
     // return; the appends that replicate it wait for the next thing that drives the node
-    // otherwise (a step of any other message, a tick, a ready-cycle hook, messages() or
-    // tracker()) and leave together with those of the proposals made meanwhile: a burst of
+    // otherwise (a step of any other message, a tick, messages() or tracker() non-const, as
+    // raw_node::ready() and status() call them) and leave together with those of the proposals made meanwhile: a burst of
     // proposals between two ready cycles builds one append per follower, not one per proposal
     // joined into it, with what one proposal at a time would have sent (up to
     // max_size_per_msg per append, and more appends up to the inflight limit).

@@ -444,14 +444,12 @@ public:
         return s;
     }
 
-    raft_type& raft() {
-        raft_.flush_proposals();
-        return raft_;
-    }
-    const raft_type& raft() const {
-        raft_.flush_proposals();
-        return raft_;
-    }
+    // The core, to read its state. Reading it does not send what batched proposals owe (see
+    // raft::set_proposal_batching): the non-const raft::tracker() and messages() do, so what
+    // a const raft shows of the followers' progress and the queued messages may lag the
+    // proposals made since the node was last stepped, ticked or readied; status() does not.
+    raft_type& raft() noexcept { return raft_; }
+    const raft_type& raft() const noexcept { return raft_; }
     Transport& transport() noexcept { return raft_.transport(); }
 
 private:
@@ -557,8 +555,8 @@ private:
         if (!prop_.entries.empty()) prop_.entries.clear();
     }
 
-    // mutable: the const observers (raft(), status()) first send what batched proposals owe,
-    // so they show what a broadcast per proposal would have left.
+    // mutable: status() (const) first sends what batched proposals owe, so it shows what a
+    // broadcast per proposal would have left.
     mutable raft_type raft_;
     raftpp::soft_state prev_soft_;
     hard_state prev_hard_;
