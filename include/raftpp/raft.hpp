@@ -182,12 +182,13 @@ public:
     }
     // Proposal batching (raw_node turns it on; a bare raft broadcasts each proposal, as etcd
     // does). A proposal is still appended at once, so its index and any refusal are known on
-    // return; the appends that replicate it wait for the next thing that drives the node
-    // otherwise (a step of any other message, a tick, messages() or tracker() non-const, as
-    // raw_node::ready() and status() call them) and leave together with those of the proposals made meanwhile: a burst of
-    // proposals between two ready cycles builds one append per follower, not one per proposal
-    // joined into it, with what one proposal at a time would have sent (up to
-    // max_size_per_msg per append, and more appends up to the inflight limit).
+    // return. The appends that replicate it wait for the next thing that drives the node
+    // otherwise: a step of any other message, a tick, apply_conf_change(), a change of role,
+    // or the non-const messages() or tracker() (raw_node::ready() and status() call them).
+    // They then leave together with those of the proposals made meanwhile, one slice of the
+    // log per follower: appends of at most max_size_per_msg (one entry at least), in replicate
+    // state as many as the inflight window allows. Each follower's appends keep their order;
+    // across followers a burst's appends go follower by follower.
     void set_proposal_batching(bool on) {
         batch_proposals_ = on;
         if (!on) flush_proposals();

@@ -556,7 +556,7 @@ private:
     }
 
     // mutable: status() (const) first sends what batched proposals owe, so it shows what a
-    // broadcast per proposal would have left.
+    // broadcast per proposal would have left. (raw_node is not thread-safe; status() neither.)
     mutable raft_type raft_;
     raftpp::soft_state prev_soft_;
     hard_state prev_hard_;

@@ -397,10 +397,10 @@ void RAFTPP_RAFT::broadcast_append() {
     });
 }
 
-// The flush of batched proposals: what broadcast_append() after each of them would have sent.
-// One call per follower takes every new entry that fits one append; in replicate state more
-// appends follow, as long as there are entries left and the inflight limit allows, as they
-// would have for proposals one at a time.
+// The flush of batched proposals, in place of a broadcast_append() after each. One call per
+// follower takes the new entries that fit one append; in replicate state more appends follow
+// while entries are left and the inflight window allows (proposals one at a time would each
+// have sent theirs, joined to the queued append where it had room).
 RAFTPP_RAFT_TEMPLATE
 void RAFTPP_RAFT::broadcast_new_entries() {
     if (role_ != role::leader) return;
