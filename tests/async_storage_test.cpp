@@ -257,3 +257,45 @@ TEST_CASE("async: a mixed cluster with randomly delayed writes converges", "[asy
         CHECK(*m->storage.last_index() == c[1].node->raft().log().last_index());
     }
 }
+
+TEST_CASE("async: proposals batched between two readies go out as a broadcast per proposal would",
+          "[async][propose]") {
+    // raw_node batches the broadcast of proposals (raft::set_proposal_batching); with async
+    // writes the appends leave in advance(), the acks in the writes. The same bursts, with
+    // batching off, must send the same messages and apply the same entries.
+    std::vector<std::vector<message>> sent[2];
+    std::vector<std::string> applied[2];
+    for (int k = 0; k < 2; ++k) {
+        async_cluster c({1, 2, 3}, true);
+        if (k == 1)
+            for (auto& [id, m] : c.members) m->node->raft().set_proposal_batching(false);
+        c.settle(true);
+        REQUIRE(c[1].node->campaign());
+        c.settle(true);
+        REQUIRE(c[1].node->raft().role() == role::leader);
+        for (int burst = 0; burst < 4; ++burst) {
+            for (int i = 0; i < 5; ++i)
+                REQUIRE(c[1].node->propose(buffer(std::to_string(burst * 5 + i))));
+            REQUIRE(c[1].node->has_ready());
+            c[1].cycle();
+            sent[k].push_back(c[1].node->transport().take());
+            for (const auto& m : sent[k].back()) (void)c[m.to].node->step(message(m));
+            // Every other burst the writes stay pending, so acks lag behind the next burst.
+            c.settle(burst % 2 == 1);
+        }
+        c.settle(true);
+        applied[k] = c[3].applied;
+        CHECK(c[2].applied == applied[k]);
+    }
+    CHECK(sent[0] == sent[1]);
+    CHECK(applied[0] == applied[1]);
+    CHECK(applied[0].size() == 20);
+    // Each burst: one append to each follower, carrying the five entries.
+    for (const auto& burst : sent[0]) {
+        std::map<node_id, std::size_t> entries_to;
+        for (const auto& m : burst)
+            if (m.type == message_type::app) entries_to[m.to] += m.entries.size();
+        CHECK(entries_to[2] == 5);
+        CHECK(entries_to[3] == 5);
+    }
+}
