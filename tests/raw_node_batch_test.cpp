@@ -283,3 +283,24 @@ TEST_CASE("batched proposals: appends keep to max_size_per_msg and the inflight 
             to2.push_back(indexes(m.entries));
     CHECK(to2 == std::vector<std::vector<index_t>>{{last + 5, last + 6}});
 }
+
+TEST_CASE("batched proposals: a follower being probed gets one probe carrying the burst",
+          "[raw_node][propose]") {
+    // One proposal at a time, the probe would carry the first entry and the rest would wait
+    // for its answer; batched, the probe carries them all. Then the follower is paused.
+    memory_storage st;
+    node n(cfg_for(1), st);
+    lead_three(n);
+    const index_t last = n.raft().log().last_index();
+    n.report_unreachable(2);  // replicate -> probe, not paused
+    REQUIRE(n.raft().tracker().progress(2)->state == detail::progress_state::probe);
+    for (const auto& p : payloads(3, 8)) REQUIRE(n.propose(p));
+    auto out = cycle(n);
+    std::vector<std::vector<index_t>> to2;
+    for (const auto& m : out.messages)
+        if (m.to == 2 && m.type == message_type::app) to2.push_back(indexes(m.entries));
+    CHECK(to2 == std::vector<std::vector<index_t>>{{last + 1, last + 2, last + 3}});
+    REQUIRE(n.propose(payloads(1, 8)[0]));
+    out = cycle(n);
+    for (const auto& m : out.messages) CHECK_FALSE((m.to == 2 && m.type == message_type::app));
+}

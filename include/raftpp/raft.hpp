@@ -187,7 +187,8 @@ public:
     // or the non-const messages() or tracker() (raw_node::ready() and status() call them).
     // They then leave together with those of the proposals made meanwhile, one slice of the
     // log per follower: appends of at most max_size_per_msg (one entry at least), in replicate
-    // state as many as the inflight window allows. Each follower's appends keep their order;
+    // state as many as the inflight window allows, in probe state one probe carrying as many
+    // as fit. Each follower's appends keep their order;
     // across followers a burst's appends go follower by follower.
     void set_proposal_batching(bool on) {
         batch_proposals_ = on;
