@@ -304,3 +304,25 @@ TEST_CASE("batched proposals: a follower being probed gets one probe carrying th
     out = cycle(n);
     for (const auto& m : out.messages) CHECK_FALSE((m.to == 2 && m.type == message_type::app));
 }
+
+TEST_CASE("batched proposals: a refused message sends nothing of what they owe",
+          "[raw_node][propose]") {
+    // A refusal leaves the node as it was (the step fuzzer's invariant): the appends wait.
+    memory_storage st;
+    node n(cfg_for(1), st);
+    lead_three(n);
+    const index_t next = n.raft().tracker().progress(2)->next;
+    for (const auto& p : payloads(2, 8)) REQUIRE(n.propose(p));
+    const node& cn = n;
+    message bad = make_message(static_cast<message_type>(message_type_count), 2, 1,
+                               n.raft().term());
+    CHECK(n.step(std::move(bad)).error() == errc::malformed_message);
+    CHECK(n.step(make_message(message_type::app_resp, 9, 1, n.raft().term())).error() ==
+          errc::step_peer_not_found);
+    CHECK(cn.raft().messages().empty());
+    CHECK(cn.raft().tracker().progress(2)->next == next);
+    // The next thing that is stepped sends them.
+    n.tick();
+    REQUIRE_FALSE(cn.raft().messages().empty());
+    CHECK(cn.raft().tracker().progress(2)->next == next + 2);
+}

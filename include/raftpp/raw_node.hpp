@@ -189,7 +189,9 @@ public:
         // A term at or above 2^63 could only be forged, and it would stick: every node adopts
         // it, and no election can go past the largest term.
         if (m.term > detail::max_peer_index) return errc::malformed_message;
-        if (is_response_message(m.type) && raft_.tracker().progress(m.from) == nullptr)
+        // The const tracker: a refused message must not send what batched proposals owe.
+        if (is_response_message(m.type) &&
+            std::as_const(raft_).tracker().progress(m.from) == nullptr)
             return errc::step_peer_not_found;
         return raft_.step(std::move(m));
     }

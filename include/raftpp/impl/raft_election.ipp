@@ -6,8 +6,6 @@ namespace raftpp {
 
 RAFTPP_RAFT_TEMPLATE
 result<void> RAFTPP_RAFT::step_message(message& m) {
-    // Anything but another proposal sees the appends of the batched ones sent first.
-    if (m.type != message_type::prop) flush_proposals();
     if (m.from != id_) {
         if (auto ec = detail::validate_message(m)) {
             trace(log_level::warning, id_, " dropped malformed ", to_string(m.type), " from ", m.from);
@@ -21,6 +19,9 @@ result<void> RAFTPP_RAFT::step_message(message& m) {
               m.from, " (itself)");
         return errc::malformed_message;
     }
+    // Anything but another proposal sees the appends of the batched ones sent first; a message
+    // refused above changes nothing, not even that.
+    if (m.type != message_type::prop) flush_proposals();
     if (!step_term_checks(m)) return {};
     switch (m.type) {
     case message_type::hup:
