@@ -188,8 +188,8 @@ public:
     // They then leave together with those of the proposals made meanwhile, one slice of the
     // log per follower: appends of at most max_size_per_msg (one entry at least), in replicate
     // state as many as the inflight window allows, in probe state one probe carrying as many
-    // as fit. Each follower's appends keep their order;
-    // across followers a burst's appends go follower by follower.
+    // as fit. Each follower's appends keep their order; across followers a burst's appends go
+    // follower by follower.
     void set_proposal_batching(bool on) {
         batch_proposals_ = on;
         if (!on) flush_proposals();
