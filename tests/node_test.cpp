@@ -8,15 +8,45 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <random>
+#include <sstream>
 
 using namespace raftpp;
 using namespace raftpp::test;
 namespace asio = boost::asio;
 
 namespace {
+
+// Why proposals failed, so that a failure says (timed out? dropped?). Coroutines on several
+// threads record here; Catch2 is not thread-safe, so the test reads it afterwards.
+struct failure_log {
+    std::mutex mu;
+    std::map<std::string, int> reasons;
+    int unexplained = 0;  // neither timed out nor dropped: no leader change explains those
+    void add(node_id via, std::error_code ec) {
+        std::lock_guard lock(mu);
+        ++reasons["via " + std::to_string(via) + ": " +
+                  (ec ? ec.message() : std::string("state machine refused"))];
+        if (ec != errc::timed_out && ec != errc::proposal_dropped) ++unexplained;
+    }
+    void clear() {
+        std::lock_guard lock(mu);
+        reasons.clear();
+        unexplained = 0;
+    }
+    std::string str() {
+        std::lock_guard lock(mu);
+        std::string s;
+        for (const auto& [why, n] : reasons) s += why + " x" + std::to_string(n) + "; ";
+        return s;
+    }
+};
+failure_log put_failures;
 
 // Proposes puts of distinct values to `keys` keys through node `via`, `count` of them, from
 // one coroutine; returns how many failed.
@@ -27,7 +57,10 @@ asio::awaitable<int> put_many(kv_node& via, std::uint32_t first_value, int count
         const std::uint32_t v = first_value + static_cast<std::uint32_t>(i);
         auto [ec, out] = co_await via.async_propose(
             encode_kv(testing::kv_put(v % keys, v)), asio::as_tuple(asio::use_awaitable));
-        if (ec || !out.ok) ++failed;
+        if (ec || !out.ok) {
+            ++failed;
+            put_failures.add(via.id(), ec);
+        }
     }
     co_return failed;
 }
@@ -55,19 +88,51 @@ TEST_CASE("node: three members elect, replicate 10,000 proposals from coroutines
     node_cluster c(3);
     c.start_all_new();
     const std::size_t lead = c.wait_leader();
+    const term_t first_term = c.node(lead).status().term;
+    put_failures.clear();
     // Half through the leader, half through a follower (forwarded).
     const std::size_t follower = (lead + 1) % 3;
     auto a = std::async(std::launch::async, [&] { return run_puts(c, lead, 8, 625, 1); });
     auto b = std::async(std::launch::async, [&] { return run_puts(c, follower, 8, 625, 5001); });
-    CHECK(a.get() == 0);
-    CHECK(b.get() == 0);
+    const int failed_via_leader = a.get(), failed_via_follower = b.get();
+    INFO("failures: " << put_failures.str());
+    std::ostringstream members;
+    std::uint64_t leader_changes = 0;
+    term_t last_term = first_term;
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto st = c.node(i).status();
+        members << "member " << st.id << ": term " << st.term << ", leader changes "
+                << st.leader_changes << ", messages dropped " << st.messages_dropped
+                << ", proposals failed " << st.proposals_failed << "; ";
+        leader_changes = std::max(leader_changes, st.leader_changes);
+        last_term = std::max(last_term, st.term);
+    }
+    INFO(members.str());
+    REQUIRE(failed_via_leader >= 0);  // -1: a coroutine did not finish within 60 s
+    REQUIRE(failed_via_follower >= 0);
+    const int failed = failed_via_leader + failed_via_follower;
+    if (last_term == first_term && leader_changes == 0) {
+        // The first leader led throughout (every member knew it before the run): nothing
+        // may be lost.
+        CHECK(failed == 0);
+    } else {
+        // A starved machine (sanitizers, a busy CI host) missed heartbeats and a member was
+        // elected mid-run. What was in flight may be lost, as in etcd: a forwarded MsgProp
+        // the old leader had not appended, an entry the new leader overwrote (both time
+        // out), or a proposal made while the follower knew no leader (dropped at once, so a
+        // coroutine may lose several). Nothing else may fail.
+        WARN("an election during the run (term " << first_term << " -> " << last_term
+                                                  << "); " << failed << " proposals lost: "
+                                                  << put_failures.str());
+        CHECK(put_failures.unexplained == 0);
+    }
     REQUIRE(c.wait_converged());
     const auto want = c.sm(0).data();
     CHECK(want.size() == 64);
     for (std::size_t i = 0; i < 3; ++i) {
         CHECK(c.sm(i).data() == want);
         const auto st = c.node(i).status();
-        CHECK(st.applied >= 10000);
+        CHECK(st.applied >= static_cast<index_t>(10000 - failed));
         CHECK(st.members == 3);
     }
     // Every value written last to each key is the largest written to it (each coroutine
@@ -75,8 +140,8 @@ TEST_CASE("node: three members elect, replicate 10,000 proposals from coroutines
     // each key holds a value that maps to it).
     for (const auto& [k, v] : want) CHECK(v % 64 == k);
     const auto st = c.node(lead).status();
-    CHECK(st.proposals_applied >= 5000);
-    CHECK(st.proposals_failed == 0);
+    CHECK(st.proposals_applied + st.proposals_failed == 5000);
+    CHECK(st.proposals_failed == static_cast<std::uint64_t>(failed_via_leader));
     // Group commit: the leader synced fewer times than it persisted entries.
     CHECK(st.syncs < st.entries_persisted);
 }

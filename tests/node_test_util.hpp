@@ -267,15 +267,17 @@ public:
 
     // The index of the member all running members agree leads, or nullopt.
     std::optional<std::size_t> leader() const {
+        // Every running member must name the same leader, none included: a member that has
+        // not heard from it yet drops the proposals it is given (as etcd's raft does).
         std::optional<std::size_t> found;
-        node_id lead = none;
+        std::optional<node_id> lead;
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             if (!slots_[i].n) continue;
             const auto st = slots_[i].n->status();
             if (st.removed) continue;
+            if (st.leader == none || (lead && st.leader != *lead)) return std::nullopt;
+            lead = st.leader;
             if (st.role == role::leader) found = i;
-            if (lead == none) lead = st.leader;
-            if (st.leader != lead) return std::nullopt;
         }
         if (found && slots_[*found].n->status().leader == slots_[*found].n->id()) return found;
         return std::nullopt;

@@ -94,10 +94,6 @@ public:
             cfg.applied = snap->metadata.index;
         }
         raw_.emplace(cfg, *storage_, transport_.get_sender(), logger_);
-        // A broadcast per proposal, as before raw_node batched them: the batched flush is not
-        // yet measured or soak-tested under the node's cycle (a sanitizer run of node_test saw
-        // forwarded proposals fail once with it on; not reproduced).
-        raw_->raft().set_proposal_batching(false);
         if (!boot.bootstrap.empty())
             if (auto r = raw_->bootstrap(boot.bootstrap); !r)
                 throw std::system_error(r.error(), "raftpp::node: cannot bootstrap (the storage "
