@@ -196,16 +196,45 @@ TEST_CASE("node: pending requests end — timed out without a quorum, stopped by
     CHECK(c.node(lead).status().proposals_failed >= 1);
 
     // stop() ends what is pending, and everything after. (Without a leader now, a proposal
-    // is dropped at once; a read waits for one, asking again every read_retry.)
+    // waits for one; a read too, asking again every read_retry.)
     callback_result<ec_t, index_t> pending;
     c.node(lead).async_read_index(pending.handler());
+    callback_result<ec_t, testing::kv_output> waiting;
+    c.node(lead).async_propose(encode_kv(testing::kv_put(1, 100)), waiting.handler());
     auto stopped = c.node(lead).async_stop(asio::use_future);
     CHECK(std::get<0>(get_within(pending.f, 5s)) == errc::stopped);
+    CHECK(std::get<0>(get_within(waiting.f, 5s)) == errc::stopped);
     get_within(stopped);
     callback_result<ec_t, testing::kv_output> after;
     c.node(lead).async_propose(encode_kv(testing::kv_put(1, 101)), after.handler());
     CHECK(std::get<0>(get_within(after.f, 5s)) == errc::stopped);
     CHECK(c.node(lead).status().stopped);
+}
+
+TEST_CASE("node: a proposal made while no leader is known waits for the election, then "
+          "applies", "[node]") {
+    // etcd's Node.Propose blocks while there is no leader; raft alone would drop it at once.
+    node_cluster c(3);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    REQUIRE(put_sequence(c, lead, 1, 3) == 0);
+    const std::size_t alone = (lead + 1) % 3, other = (lead + 2) % 3;
+    c.stop(lead);
+    c.stop(other);
+    // One member of three cannot win an election: it soon names no leader.
+    REQUIRE(wait_until([&] { return c.node(alone).status().leader == none; }, 5s));
+    callback_result<ec_t, testing::kv_output> r;
+    c.node(alone).async_propose(encode_kv(testing::kv_put(7, 77)), r.handler());
+    // Still waiting after a few election timeouts (dropped, it would have completed at once).
+    CHECK(r.f.wait_for(300ms) == std::future_status::timeout);
+    CHECK(c.node(alone).status().proposals_failed == 0);
+    c.restart(other);  // a quorum again: an election, then the proposal goes in
+    const auto [ec, out] = get_within(r.f, 10s);
+    CHECK_FALSE(ec);
+    CHECK(out.ok);
+    REQUIRE(c.wait_converged());
+    CHECK(c.sm(alone).data().at(7) == 77);
+    CHECK(c.sm(other).data().at(7) == 77);
 }
 
 TEST_CASE("node: with forwarding off a follower refuses proposals with not_leader",

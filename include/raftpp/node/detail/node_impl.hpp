@@ -254,20 +254,45 @@ private:
 
     clock::time_point deadline() const { return clock::now() + opts_.request_timeout; }
 
-    void propose(typename requests::proposal_request&& p) {
+    void propose(typename requests::proposal_request&& p) { propose(std::move(p), deadline()); }
+
+    // `until`: the request's deadline, counted from when it was submitted.
+    void propose(typename requests::proposal_request&& p, clock::time_point until) {
         if (removed_)
             return this->complete_proposal_error(std::move(p.handler), errc::member_removed);
-        if (this->live_proposals() >= opts_.max_pending_proposals)
+        if (this->live_proposals() + leaderless_.size() >= opts_.max_pending_proposals)
             return this->complete_proposal_error(std::move(p.handler), errc::too_many_requests);
         const bool leader = raw_->raft().role() == role::leader;
         if (!leader && !opts_.forward_proposals)
             return this->complete_proposal_error(std::move(p.handler), errc::not_leader);
+        // No leader known (an election): the proposal waits for one until its deadline, as
+        // etcd's Node.Propose blocks, instead of being dropped by raft at once. Those waiting
+        // go first once one is known, in the order they came.
+        if (raw_->raft().lead() == none) return leaderless_.push_back({std::move(p), until});
+        if (!leaderless_.empty()) release_leaderless();
         const std::uint64_t seq = this->next_seq_;
         if (auto r = raw_->propose(wrap_request(request_tag_proposal, id_, seq, p.data.bytes())); !r)
             return this->complete_proposal_error(std::move(p.handler), r.error());
         ++this->next_seq_;
         const index_t at = leader ? raw_->raft().log().last_index() : 0;
-        this->add_proposal(seq, std::move(p.handler), deadline(), at);
+        this->add_proposal(seq, std::move(p.handler), until, at);
+    }
+
+    // A leader is known again: propose what waited for one.
+    void release_leaderless() {
+        auto waiting = std::exchange(leaderless_, {});
+        for (auto& w : waiting) propose(std::move(w.p), w.until);
+    }
+    void expire_leaderless(clock::time_point now) {
+        while (!leaderless_.empty() && leaderless_.front().until <= now) {
+            this->complete_proposal_error(std::move(leaderless_.front().p.handler),
+                                          errc::timed_out);
+            leaderless_.pop_front();
+        }
+    }
+    void fail_leaderless(std::error_code ec) {
+        for (auto& w : leaderless_) this->complete_proposal_error(std::move(w.p.handler), ec);
+        leaderless_.clear();
     }
 
     void do_conf_change(member_change ch, members_handler h) {
@@ -363,6 +388,7 @@ private:
         retire_peers();
         count_drops();
         this->expire(now);
+        expire_leaderless(now);
         this->retry_reads(*raw_, now, opts_.read_retry);
         if (removed_ && ++ticks_since_removed_ > 2 * opts_.raft.election_tick) {
             do_stop(errc::member_removed, {});
@@ -376,6 +402,8 @@ private:
         for (;;) {
             while (running() && raw_->has_ready()) {
                 if (!one_cycle()) return;
+                // The cycle may have made a leader known (its soft state).
+                if (!leaderless_.empty() && raw_->raft().lead() != none) release_leaderless();
             }
             // Overlapped writes: what the cycles wrote is synced on the sync thread, one
             // fdatasync for all of it, while the next cycles go on; writes that need no
@@ -548,6 +576,7 @@ private:
                                ": removed from the cluster; stopping");
                 removed_ = true;
                 this->fail_all(make_error_code(errc::member_removed));
+                fail_leaderless(make_error_code(errc::member_removed));
             } else {
                 // Not at once: the last heartbeat (tell_removed) is still queued for it.
                 retiring_.push_back({id, ticks_ + 2 * opts_.raft.election_tick});
@@ -680,6 +709,7 @@ private:
                                    ": final sync failed: ", r.error().message());
             }
             this->fail_all(why);
+            fail_leaderless(why);
             {
                 std::lock_guard lock(inbox_mu_);
                 std::swap(inbox_, taken_);
@@ -758,6 +788,12 @@ private:
     int ticks_since_removed_ = 0;
     std::uint64_t ticks_ = 0;
     std::vector<std::pair<node_id, std::uint64_t>> retiring_;  // (member, tick to drop it)
+    // Proposals made while no leader was known, waiting for one (deadlines in order).
+    struct leaderless_proposal {
+        typename requests::proposal_request p;
+        clock::time_point until;
+    };
+    std::deque<leaderless_proposal> leaderless_;
     index_t snap_index_ = 0;
     detail::node_counters counters_;
     std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;
