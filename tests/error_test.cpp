@@ -12,7 +12,7 @@ TEST_CASE("errc values live in the raftpp category and compare with error codes"
     CHECK(ec == errc::compacted);
     CHECK(ec != errc::unavailable);
     CHECK(ec.message() == "requested index is unavailable due to compaction");
-    for (int i = static_cast<int>(errc::compacted); i <= static_cast<int>(errc::learner_not_ready); ++i)
+    for (int i = static_cast<int>(errc::compacted); i <= static_cast<int>(errc::no_leader); ++i)
         CHECK(make_error_code(static_cast<errc>(i)).message() != "unknown raftpp error");
 }
 

@@ -45,6 +45,9 @@ enum class errc {
     leader_transfer_failed,
     unknown_member,
     learner_not_ready,
+    // A proposal waited for a leader until its deadline: it never entered the log (etcd's
+    // "etcdserver: no leader"), so unlike timed_out it is certain not to be applied.
+    no_leader,
 };
 
 namespace detail {
@@ -79,6 +82,7 @@ public:
         case errc::leader_transfer_failed: return "leadership transfer failed";
         case errc::unknown_member: return "no such member in the cluster";
         case errc::learner_not_ready: return "the learner is not in sync with the leader yet";
+        case errc::no_leader: return "no leader: the request was not proposed";
         }
         return "unknown raftpp error";
     }

@@ -25,7 +25,8 @@
 //   async_stop()                      void()                once storage and transport closed
 // Errors (errc): proposal_dropped (not in the log, or overwritten by a new leader),
 // not_leader (forwarding off), too_many_requests, timed_out (node_options::request_timeout),
-// stopped, member_removed, unknown_member, invalid_argument, leader_transfer_failed,
+// no_leader (a proposal waited for a leader until its deadline: never proposed), stopped,
+// member_removed, unknown_member, invalid_argument, leader_transfer_failed,
 // learner_not_ready (a promote on the leader before the learner has 90 % of its log).
 // A proposal, conf change or read that succeeded completes after status() shows this node's
 // applied index at or past it.

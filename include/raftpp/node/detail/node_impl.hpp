@@ -283,10 +283,11 @@ private:
         auto waiting = std::exchange(leaderless_, {});
         for (auto& w : waiting) propose(std::move(w.p), w.until);
     }
+    // Never proposed: certain not to be applied, unlike a proposal that timed out in the log.
     void expire_leaderless(clock::time_point now) {
         while (!leaderless_.empty() && leaderless_.front().until <= now) {
             this->complete_proposal_error(std::move(leaderless_.front().p.handler),
-                                          errc::timed_out);
+                                          errc::no_leader);
             leaderless_.pop_front();
         }
     }
