@@ -260,7 +260,7 @@ private:
     void propose(typename requests::proposal_request&& p, clock::time_point until) {
         if (removed_)
             return this->complete_proposal_error(std::move(p.handler), errc::member_removed);
-        if (this->live_proposals() + leaderless_.size() >= opts_.max_pending_proposals)
+        if (this->live_proposals() >= opts_.max_pending_proposals)
             return this->complete_proposal_error(std::move(p.handler), errc::too_many_requests);
         const bool leader = raw_->raft().role() == role::leader;
         if (!leader && !opts_.forward_proposals)
@@ -268,8 +268,8 @@ private:
         // No leader known (an election): the proposal waits for one until its deadline, as
         // etcd's Node.Propose blocks, instead of being dropped by raft at once. Those waiting
         // go first once one is known, in the order they came.
-        if (raw_->raft().lead() == none) return leaderless_.push_back({std::move(p), until});
-        if (!leaderless_.empty()) release_leaderless();
+        if (raw_->raft().lead() == none) return this->wait_for_leader(std::move(p), until);
+        if (this->waiting_for_leader()) release_leaderless();
         const std::uint64_t seq = this->next_seq_;
         if (auto r = raw_->propose(wrap_request(request_tag_proposal, id_, seq, p.data.bytes())); !r)
             return this->complete_proposal_error(std::move(p.handler), r.error());
@@ -280,20 +280,9 @@ private:
 
     // A leader is known again: propose what waited for one.
     void release_leaderless() {
-        auto waiting = std::exchange(leaderless_, {});
-        for (auto& w : waiting) propose(std::move(w.p), w.until);
-    }
-    // Never proposed: certain not to be applied, unlike a proposal that timed out in the log.
-    void expire_leaderless(clock::time_point now) {
-        while (!leaderless_.empty() && leaderless_.front().until <= now) {
-            this->complete_proposal_error(std::move(leaderless_.front().p.handler),
-                                          errc::no_leader);
-            leaderless_.pop_front();
-        }
-    }
-    void fail_leaderless(std::error_code ec) {
-        for (auto& w : leaderless_) this->complete_proposal_error(std::move(w.p.handler), ec);
-        leaderless_.clear();
+        this->drain_leaderless([this](auto&& p, clock::time_point until) {
+            propose(std::move(p), until);
+        });
     }
 
     void do_conf_change(member_change ch, members_handler h) {
@@ -389,7 +378,6 @@ private:
         retire_peers();
         count_drops();
         this->expire(now);
-        expire_leaderless(now);
         this->retry_reads(*raw_, now, opts_.read_retry);
         if (removed_ && ++ticks_since_removed_ > 2 * opts_.raft.election_tick) {
             do_stop(errc::member_removed, {});
@@ -404,7 +392,8 @@ private:
             while (running() && raw_->has_ready()) {
                 if (!one_cycle()) return;
                 // The cycle may have made a leader known (its soft state).
-                if (!leaderless_.empty() && raw_->raft().lead() != none) release_leaderless();
+                if (this->waiting_for_leader() && raw_->raft().lead() != none)
+                    release_leaderless();
             }
             // Overlapped writes: what the cycles wrote is synced on the sync thread, one
             // fdatasync for all of it, while the next cycles go on; writes that need no
@@ -577,7 +566,6 @@ private:
                                ": removed from the cluster; stopping");
                 removed_ = true;
                 this->fail_all(make_error_code(errc::member_removed));
-                fail_leaderless(make_error_code(errc::member_removed));
             } else {
                 // Not at once: the last heartbeat (tell_removed) is still queued for it.
                 retiring_.push_back({id, ticks_ + 2 * opts_.raft.election_tick});
@@ -710,7 +698,6 @@ private:
                                    ": final sync failed: ", r.error().message());
             }
             this->fail_all(why);
-            fail_leaderless(why);
             {
                 std::lock_guard lock(inbox_mu_);
                 std::swap(inbox_, taken_);
@@ -789,12 +776,6 @@ private:
     int ticks_since_removed_ = 0;
     std::uint64_t ticks_ = 0;
     std::vector<std::pair<node_id, std::uint64_t>> retiring_;  // (member, tick to drop it)
-    // Proposals made while no leader was known, waiting for one (deadlines in order).
-    struct leaderless_proposal {
-        typename requests::proposal_request p;
-        clock::time_point until;
-    };
-    std::deque<leaderless_proposal> leaderless_;
     index_t snap_index_ = 0;
     detail::node_counters counters_;
     std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;

@@ -107,7 +107,20 @@ protected:
         else complete(std::move(h), ec, R{});
     }
 
-    std::size_t live_proposals() const noexcept { return live_; }
+    // Proposals in the log awaiting their entry, and those waiting for a leader.
+    std::size_t live_proposals() const noexcept { return live_ + leaderless_.size(); }
+
+    // A proposal made while no leader is known waits here until one is (node_impl proposes
+    // it then) or its deadline passes: then no_leader, for it never entered the log.
+    void wait_for_leader(proposal_request&& p, clock::time_point deadline) {
+        leaderless_.push_back({std::move(p), deadline});
+    }
+    bool waiting_for_leader() const noexcept { return !leaderless_.empty(); }
+    template <class Propose>
+    void drain_leaderless(Propose&& propose) {
+        auto waiting = std::exchange(leaderless_, {});
+        for (auto& w : waiting) propose(std::move(w.p), w.deadline);
+    }
 
     // seq is the number after the last one added (numbers are taken only by proposals that
     // entered the log).
@@ -218,6 +231,10 @@ protected:
     }
 
     void expire(clock::time_point now) {
+        while (!leaderless_.empty() && leaderless_.front().deadline <= now) {
+            complete_proposal_error(std::move(leaderless_.front().p.handler), errc::no_leader);
+            leaderless_.pop_front();
+        }
         const auto timed_out = make_error_code(errc::timed_out);
         while (!proposals_.empty() && (!proposals_.front().h || proposals_.front().deadline <= now)) {
             if (proposals_.front().h) {
@@ -269,6 +286,8 @@ protected:
         for (auto& p : proposals_)
             if (p.h) complete_proposal_error(std::move(p.h), ec);
         proposals_.clear();
+        for (auto& w : leaderless_) complete_proposal_error(std::move(w.p.handler), ec);
+        leaderless_.clear();
         live_ = 0;
         by_index_.clear();
         for (auto& op : conf_ops_) complete(std::move(op.h), ec, cluster_members{});
@@ -287,6 +306,10 @@ private:
     struct pending_proposal {
         propose_handler h;
         clock::time_point deadline;
+    };
+    struct leaderless_proposal {
+        proposal_request p;
+        clock::time_point deadline;  // in order, as they came
     };
     struct applied_proposal {
         propose_handler h;
@@ -368,6 +391,7 @@ private:
     node_id self_;
     request_counters counters_;
     std::deque<pending_proposal> proposals_;
+    std::deque<leaderless_proposal> leaderless_;
     std::uint64_t base_seq_ = 0;
     std::size_t live_ = 0;
     std::unordered_map<index_t, index_record> by_index_;
