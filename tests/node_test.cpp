@@ -111,7 +111,8 @@ TEST_CASE("node: three members elect, replicate 10,000 proposals from coroutines
     REQUIRE(failed_via_leader >= 0);  // -1: a coroutine did not finish within 60 s
     REQUIRE(failed_via_follower >= 0);
     const int failed = failed_via_leader + failed_via_follower;
-    if (last_term == first_term && leader_changes == 0) {
+    // leader_changes: 1 once the first leader is known (etcd's leader_changes_seen).
+    if (last_term == first_term && leader_changes <= 1) {
         // The first leader led throughout (every member knew it before the run): nothing
         // may be lost.
         CHECK(failed == 0);
@@ -193,7 +194,7 @@ TEST_CASE("node: the leader stops, a new one is elected, the old one restarts fr
         // Metrics an operator reads: the leader change seen, every sync timed, the messages
         // to the stopped member dropped.
         const node_status s = c.node(next).status();
-        CHECK(s.leader_changes >= 1);
+        CHECK(s.leader_changes >= 2);  // the first leader, then itself (etcd counts both)
         std::uint64_t timed = 0;
         for (auto n : s.sync_buckets) timed += n;
         CHECK(timed == s.syncs);

@@ -94,7 +94,9 @@ struct node_status {
     // Messages the transport dropped (a full queue, a peer down), all peers together; updated
     // once a tick.
     std::uint64_t messages_dropped = 0;
-    // Leaders this node has seen come and go (the leader it knows changed to another node).
+    // Leaders this node has seen elected (etcd's leader_changes_seen): each time a ready cycle
+    // names a leader after none or another, the first election and a leader re-elected after
+    // an election included.
     std::uint64_t leader_changes = 0;
 };
 

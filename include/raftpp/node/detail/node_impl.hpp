@@ -421,7 +421,14 @@ private:
     // One ready cycle; false when the node failed and stopped.
     bool one_cycle() {
         auto& rd = raw_->ready();
-        if (rd.soft_state) this->on_leader(rd.soft_state->lead);
+        if (rd.soft_state) {
+            // etcd's leader_changes_seen: a leader named after none or another, the first
+            // election and a leader re-elected after a gap included.
+            const node_id lead = rd.soft_state->lead;
+            if (lead != none && lead != seen_leader_) ++counters_.leader_changes;
+            seen_leader_ = lead;
+            this->on_leader(lead);
+        }
         const raftpp::snapshot* snap = &rd.snapshot;
         if constexpr (overlapped) {
             if (rd.write) {
@@ -741,13 +748,6 @@ private:
         s.members = members_.size();
         const member* self = members_.find(id_);
         s.learner = self != nullptr && self->is_learner;
-        if (raw_) {
-            const node_id lead = raw_->raft().lead();
-            if (lead != none && lead != last_leader_) {
-                if (last_leader_ != none) ++counters_.leader_changes;
-                last_leader_ = lead;
-            }
-        }
         counters_.copy_to(s);
         s.proposals_applied = this->counters().proposals_applied;
         s.proposals_failed = this->counters().proposals_failed;
@@ -755,7 +755,7 @@ private:
         if (published_members_ != members_) published_members_ = members_;
     }
 
-    node_id last_leader_ = none;
+    node_id seen_leader_ = none;  // as of the last soft state (none during an election)
 
     strand_type strand_;
     node_options opts_;
