@@ -6,10 +6,14 @@
 #include "doc_node_summer.hpp"  // docs/node.md, snippet node-summer: doc_node_summer()
 
 #include <raftpp/conf_change.hpp>
+#include <raftpp/wal/snapshotter.hpp>
 #include <raftpp/wal/wal.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 using namespace raftpp;
 using namespace raftpp::test;
@@ -45,6 +49,16 @@ int put_sequence(node_cluster& c, std::size_t via, std::uint32_t from, int count
         }
     }
     return failed;
+}
+
+// The indexes of a member's snapshot files, oldest first.
+std::vector<index_t> snapshot_files(const std::filesystem::path& dir) {
+    std::vector<index_t> at;
+    for (auto& p : std::filesystem::directory_iterator(dir / "snap"))
+        if (auto n = wal::detail::parse_snapshot_file_name(p.path().filename().string()))
+            at.push_back(n->second);
+    std::sort(at.begin(), at.end());
+    return at;
 }
 
 }  // namespace
@@ -160,18 +174,54 @@ TEST_CASE("node: snapshots every snapshot_count entries; a member far behind cat
     CHECK(c.sm(behind).restores() >= 1);
     CHECK(c.node(behind).status().snapshots_restored >= 1);
 
+    // The files are written off the node's strand; once a sync has carried the last one's
+    // WAL marker, the older files go, with no write after it to prompt that sync.
+    CHECK(wait_until([&] {
+        const auto at = snapshot_files(c.slot(lead).dir);
+        return at.size() == 2 && at.back() == c.node(lead).status().snapshot_index;
+    }));
     // Everybody down, everybody back: each member restores its newest snapshot, then
     // replays its log after it.
     const auto before = c.sm(lead).data();
+    std::vector<index_t> snapped;
+    for (std::size_t i = 0; i < 3; ++i) snapped.push_back(c.node(i).status().snapshot_index);
     for (std::size_t i = 0; i < 3; ++i) c.stop(i);
     for (std::size_t i = 0; i < 3; ++i) c.restart(i);
     for (std::size_t i = 0; i < 3; ++i) {
         CHECK(c.sm(i).restores() == 1);
         CHECK(c.sm(i).data().size() == before.size());
+        CHECK(c.node(i).status().snapshot_index == snapped[i]);
     }
     (void)c.wait_leader();
     REQUIRE(c.wait_converged());
     for (std::size_t i = 0; i < 3; ++i) CHECK(c.sm(i).data() == before);
+}
+
+TEST_CASE("node: a snapshot taken with no write after it still gets its WAL marker synced and "
+          "lets go of the older files", "[node][snapshot]") {
+    node_options o = fast_node_options();
+    o.snapshot_count = 50;
+    o.snapshot_catchup_entries = 10;
+    node_cluster c(3, o);
+    c.start_all_new();
+    const std::size_t lead = c.wait_leader();
+    REQUIRE(put_sequence(c, lead, 1, 120) == 0);
+    REQUIRE(c.wait_converged());
+    // Exactly up to the next snapshot: the last put is the last write anyone makes.
+    const auto st = c.node(lead).status();
+    REQUIRE(st.snapshots_taken >= 2);
+    const auto left = static_cast<int>(st.snapshot_index + 50 - st.applied);
+    REQUIRE(left > 0);
+    REQUIRE(put_sequence(c, lead, 500, left) == 0);
+    const index_t last = st.snapshot_index + 50;
+    CHECK(wait_until([&] { return c.node(lead).status().snapshot_index == last; }));
+    // Two kept (wal_storage's default): the third goes once a sync carried the marker,
+    // which no later write would have started.
+    CHECK(wait_until([&] {
+        const auto at = snapshot_files(c.slot(lead).dir);
+        return at.size() == 2 && at.back() == last;
+    }));
+    CHECK(c.node(lead).status().applied == last);
 }
 
 TEST_CASE("node: pending requests end — timed out without a quorum, stopped by stop(), "

@@ -3,10 +3,13 @@
 // directories mid-run; identity checks and snapshot fallback at open.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <raftpp/raw_node.hpp>
 #include <raftpp/testing/cluster.hpp>
@@ -208,6 +211,72 @@ TEST_CASE("snapshots: restart from the newest, release old segments, fall back w
     CHECK(st.last_index().value() == 1600);
     CHECK(st.raw_entries().back() == make_entries(1600, 1600, 1)[0]);
     CHECK(log2.contains(log_level::warning, newest.filename().string()));
+}
+
+TEST_CASE("a snapshot saved in steps counts once a sync after its marker returned; only then "
+          "do older files and segments go", "[wal_storage]") {
+    temp_dir t;
+    const conf_state cs{{1}, {}, {}, {}, false};
+    wal_storage_options one_kept = small_segments();
+    one_kept.snapshots_to_keep = 1;  // the strictest: nothing older to fall back to
+    auto write_log = [&](wal_storage<>& st, index_t from, index_t to) {
+        REQUIRE(st.append(make_entries(from, to, 1)));
+        REQUIRE(st.set_hard_state({1, 1, to}));
+        REQUIRE(st.sync());
+    };
+    auto snap_files = [&] {
+        std::vector<std::string> names;
+        for (auto& p : fs::directory_iterator(t / "data" / "snap"))
+            names.push_back(p.path().filename());
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    // Steps 1-3 (the file written on another thread); the marker is left in the WAL's buffer.
+    auto save_unsynced = [&](wal_storage<>& st, index_t i, const char* data) {
+        auto s = st.begin_snapshot(i, &cs, buffer(data));
+        REQUIRE(s);
+        result<void> written = errc::io_error;
+        std::thread([&] { written = st.write_snapshot_file(*s); }).join();
+        REQUIRE(written);
+        const auto records = st.log_file().stats().records;
+        REQUIRE(st.mark_snapshot(s->metadata));
+        CHECK(st.log_file().stats().records == records + 1);
+    };
+    {
+        auto st = wal_storage<>::create(t / "data", {.id = 1, .cluster_id = 1, .user = {}}, one_kept);
+        write_log(st, 1, 1000);
+        REQUIRE(st.create_snapshot(400, &cs, buffer("state@400")));
+        write_log(st, 1001, 1500);
+        save_unsynced(st, 1200, "state@1200");
+        // In memory at once: a follower far behind is sent it.
+        CHECK(st.snapshot()->metadata.index == 1200);
+        // Nothing older is let go before the marker is durable.
+        CHECK(snap_files().size() == 2);
+        CHECK(st.log_file().segments().front().first_index <= 400);
+        st.discard_unwritten();  // killed before the sync
+    }
+    {
+        // The file at 1200 has no durable marker: the restart takes the one at 400.
+        auto st = wal_storage<>::open(t / "data", {1, 1}, one_kept);
+        CHECK(st.snapshot()->metadata.index == 400);
+        CHECK(st.last_index().value() == 1500);
+        save_unsynced(st, 1200, "state@1200");
+        REQUIRE(st.sync());
+        REQUIRE(st.release_snapshots());
+        CHECK(snap_files() == std::vector<std::string>{wal::detail::snapshot_file_name(1, 1200)});
+        CHECK(st.log_file().segments().front().first_index > 400);
+        // A snapshot from the leader overtakes one being written: the older gets no marker.
+        auto mine = st.begin_snapshot(1300, &cs, buffer("state@1300"));
+        REQUIRE(mine);
+        REQUIRE(st.write_snapshot_file(*mine));
+        REQUIRE(st.apply_snapshot(snapshot{buffer("leader@2000"), {cs, 2000, 2}}));
+        const auto records = st.log_file().stats().records;
+        REQUIRE(st.mark_snapshot(mine->metadata));
+        CHECK(st.log_file().stats().records == records);
+    }
+    auto st = wal_storage<>::open(t / "data", {1, 1}, one_kept);
+    CHECK(st.snapshot()->metadata.index == 2000);
+    CHECK(st.snapshot()->data == buffer("leader@2000"));
 }
 
 TEST_CASE("a snapshot file the WAL has no marker for is skipped", "[wal_storage]") {

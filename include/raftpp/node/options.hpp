@@ -77,9 +77,10 @@ struct node_status {
     std::uint64_t entries_persisted = 0;   // entries written to the storage
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_restored = 0;  // from the leader or at start
-    // Time the node's cycle spent taking snapshots (the state machine's snapshot(), the files
-    // and their syncs, the compaction), in total and the longest one: nothing else runs on the
-    // node meanwhile, so a long one shows in the proposals' tail latency.
+    // Time the node's cycle spent taking snapshots (the state machine's snapshot(), the
+    // storage's create_snapshot, the compaction), in total and the longest one: nothing else
+    // runs on the node meanwhile, so a long one shows in the proposals' tail latency. With
+    // wal_storage the file and its fsyncs are written on a thread of their own, not counted.
     std::uint64_t snapshot_nanoseconds = 0;
     std::uint64_t snapshot_max_nanoseconds = 0;
 

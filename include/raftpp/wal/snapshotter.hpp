@@ -260,8 +260,10 @@ public:
         return value_or_throw(list_snapshots(), dir_, "list snapshot directory");
     }
 
-    // Deletes all but the newest `keep` snapshot files, and leftover <name>.snap.tmp files,
-    // then fsyncs the directory. *.broken files are left for an operator to look at.
+    // Deletes all but the newest `keep` snapshot files, and leftover <name>.snap.tmp files.
+    // *.broken files are left for an operator to look at. The directory is not fsynced (as
+    // etcd's purge): a file a crash brings back is older than the ones kept, and the next
+    // purge takes it again.
     result<void> purge(std::size_t keep) noexcept;
 
 private:
@@ -407,7 +409,7 @@ result<void> snapshotter<Logger>::purge(std::size_t keep) noexcept {
         if (doomed.empty()) return {};
         for (const auto& p : doomed)
             if (::unlink(p.c_str()) != 0 && errno != ENOENT) return last_errno();
-        return sync_directory(dir_);
+        return {};
     } catch (const std::bad_alloc&) {
         return std::make_error_code(std::errc::not_enough_memory);
     } catch (...) {

@@ -126,6 +126,9 @@ public:
     result<void> save(const hard_state& hs, std::span<const entry> es, bool must_sync);
     // Records that a snapshot at m exists (after its file is durable), and syncs.
     result<void> save_snapshot(const snapshot_metadata& m);
+    // The same record into the buffer only: durable with the next sync, which the caller
+    // must wait for before it lets go of anything older (raftpp::node's next fdatasync).
+    result<void> append_snapshot_marker(const snapshot_metadata& m);
     result<void> flush();
     result<void> sync();
     // sync() in two halves, so the fdatasync can run on another thread while this WAL goes on
@@ -141,7 +144,8 @@ public:
 
     // Unlinks the segments that hold only entries before index (kept: the last segment
     // starting at or before index, and every later one). Call after a snapshot at index is
-    // durable.
+    // durable. The directory is not synced (etcd's purge does not either): a segment that a
+    // crash brings back lies before the one a restart starts from, and is never read.
     result<void> release_to(index_t index);
 
     const wal::metadata& metadata() const noexcept { return md_; }

@@ -134,6 +134,40 @@ public:
         if (auto r = save_snapshot(*s); !r) return r.error();
         return s;
     }
+    // create_snapshot in steps, for an owner that keeps the snapshot file's fsyncs off its
+    // own thread (raftpp::node does; etcd saves its snapshots off the apply loop too):
+    //   1. begin_snapshot(i, cs, data): the snapshot in memory, served to followers at once;
+    //   2. write_snapshot_file(s), on any one other thread: the file, durable;
+    //   3. mark_snapshot(s.metadata): the WAL's marker, into the WAL's buffer (nothing when a
+    //      newer snapshot has come in since step 1);
+    //   4. release_snapshots(), once a sync() or prepare_sync() ticket begun after step 3 has
+    //      returned: older files and WAL segments let go.
+    // Steps 1, 3 and 4 run on the owner's thread. While step 2 runs, the owner calls none of
+    // apply_snapshot, create_snapshot and release_snapshots: they use the directory too.
+    // A crash at any point restarts from the newest snapshot whose marker is durable.
+    result<raftpp::snapshot> begin_snapshot(index_t i, const conf_state* cs, buffer data) {
+        return mem_.create_snapshot(i, cs, std::move(data));
+    }
+    result<void> write_snapshot_file(const raftpp::snapshot& s) noexcept { return snap_.save(s); }
+    result<void> mark_snapshot(const snapshot_metadata& m) {
+        if (m.index < mem_.snapshot()->metadata.index) return {};
+        return wal_.append_snapshot_marker(m);
+    }
+    // Older snapshot files beyond snapshots_to_keep removed, and the WAL segments that no
+    // kept snapshot needs.
+    result<void> release_snapshots() {
+        if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1)); !r) return r;
+        // The WAL keeps what the oldest kept snapshot needs to restart from it.
+        std::optional<index_t> oldest;
+        try {
+            for (const auto& [term, index] : snap_.list())
+                oldest = std::min(oldest.value_or(index), index);
+        } catch (const wal::wal_error& e) {
+            return e.code();
+        }
+        return oldest ? wal_.release_to(*oldest) : result<void>{};
+    }
+
     // Drops entries before compact_index from memory (the WAL already let go of what no kept
     // snapshot needs).
     result<void> compact(index_t compact_index) { return mem_.compact(compact_index); }
@@ -160,15 +194,7 @@ private:
     result<void> save_snapshot(const raftpp::snapshot& s) {
         if (auto r = snap_.save(s); !r) return r;
         if (auto r = wal_.save_snapshot(s.metadata); !r) return r;
-        if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1)); !r) return r;
-        // The WAL keeps what the oldest kept snapshot needs to restart from it.
-        index_t oldest = s.metadata.index;
-        try {
-            for (const auto& [term, index] : snap_.list()) oldest = std::min(oldest, index);
-        } catch (const wal::wal_error& e) {
-            return e.code();
-        }
-        return wal_.release_to(oldest);
+        return release_snapshots();
     }
 
     std::filesystem::path dir_;

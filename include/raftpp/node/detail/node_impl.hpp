@@ -37,9 +37,11 @@
 #include <raftpp/conf_change.hpp>
 #include <raftpp/error.hpp>
 #include <raftpp/logger.hpp>
+#include <raftpp/node/detail/conf_change_of.hpp>
 #include <raftpp/node/detail/envelope.hpp>
 #include <raftpp/node/detail/node_counters.hpp>
 #include <raftpp/node/detail/node_requests.hpp>
+#include <raftpp/node/detail/snapshot_saver.hpp>
 #include <raftpp/node/member_boot.hpp>
 #include <raftpp/node/options.hpp>
 #include <raftpp/raw_node.hpp>
@@ -59,6 +61,8 @@ class node_impl : public std::enable_shared_from_this<node_impl<SM, Storage, Tra
     // A storage that can hand out its fdatasync (wal_storage) is written in the cycle and
     // synced on a thread of its own, overlapping the next cycles (async storage writes).
     static constexpr bool overlapped = requires(Storage& st) { st.prepare_sync(); };
+    // Its snapshot files are then written on a thread of their own too (snapshot_saver.hpp).
+    static constexpr bool saved_aside = overlapped && split_snapshots<Storage>;
 
 public:
     using typename requests::propose_handler;
@@ -85,6 +89,7 @@ public:
         cfg.id = id_;
         cfg.async_storage_writes = overlapped;
         if constexpr (overlapped) sync_pool_.emplace(1);
+        if constexpr (saved_aside) saver_.emplace();
         auto snap = storage_->snapshot();
         if (!snap) throw std::system_error(snap.error(), "raftpp::node: cannot read the snapshot");
         if (snap->metadata.index > 0) {
@@ -288,31 +293,7 @@ private:
     void do_conf_change(member_change ch, members_handler h) {
         if (!running()) return this->complete(std::move(h), stop_reason_, cluster_members{});
         conf_change cc;
-        cc.node = ch.m.id;
-        const member* known = members_.find(ch.m.id);
-        std::error_code bad;
-        switch (ch.type) {
-        case member_change_type::add_voter:
-        case member_change_type::add_learner:
-            cc.type = ch.type == member_change_type::add_voter ? conf_change_type::add_node
-                                                              : conf_change_type::add_learner_node;
-            if (ch.m.id == none || ch.m.peer_urls.empty() || known != nullptr)
-                bad = make_error_code(errc::invalid_argument);
-            ch.m.is_learner = ch.type == member_change_type::add_learner;
-            break;
-        case member_change_type::promote:
-            cc.type = conf_change_type::add_node;
-            if (known == nullptr) bad = make_error_code(errc::unknown_member);
-            else if (!known->is_learner) bad = make_error_code(errc::invalid_argument);
-            else if (!learner_ready(ch.m.id)) bad = make_error_code(errc::learner_not_ready);
-            else ch.m = *known, ch.m.is_learner = false;
-            break;
-        case member_change_type::remove:
-            cc.type = conf_change_type::remove_node;
-            if (known == nullptr) bad = make_error_code(errc::unknown_member);
-            else ch.m = *known;
-            break;
-        }
+        const std::error_code bad = conf_change_of(ch, members_, raw_->raft(), cc);
         if (bad) return this->complete(std::move(h), bad, cluster_members{});
         const std::uint64_t seq = this->next_conf_seq_++;
         const buffer m = cluster_members::encode_member(ch.m);
@@ -323,18 +304,6 @@ private:
             raw_->raft().role() == role::leader ? raw_->raft().log().last_index() : 0;
         this->add_conf_op(seq, std::move(h), deadline(), at);
         run_cycles();
-    }
-
-    // etcd's isLearnerReady: on the leader, a learner may become a voter once it has 90 % of
-    // the leader's log; a voter far behind would weaken the quorum. Elsewhere the leader's
-    // progress is unknown and the change goes through.
-    bool learner_ready(node_id id) const {
-        const auto& r = raw_->raft();
-        if (r.role() != role::leader) return true;
-        const auto* learner = r.tracker().progress(id);
-        const auto* self = r.tracker().progress(id_);
-        if (learner == nullptr || self == nullptr) return true;
-        return static_cast<double>(learner->match) >= 0.9 * static_cast<double>(self->match);
     }
 
     void do_transfer(node_id target, done_handler h) {
@@ -399,7 +368,13 @@ private:
             // fdatasync for all of it, while the next cycles go on; writes that need no
             // sync complete here, in order, once nothing is in flight.
             if constexpr (overlapped) {
-                if (!running() || sync_in_flight_ || pending_writes_.empty()) break;
+                if (!running() || sync_in_flight_) break;
+                if (pending_writes_.empty()) {
+                    // A snapshot's WAL marker waits for a sync before older files go.
+                    if constexpr (saved_aside)
+                        if (saver_->needs_sync(syncs_begun_)) start_sync();
+                    break;
+                }
                 const bool must = std::any_of(pending_writes_.begin(), pending_writes_.end(),
                                               [](const storage_write& w) { return w.must_sync; });
                 if (must) {
@@ -434,6 +409,10 @@ private:
             if (rd.write) {
                 storage_write& w = *rd.write;
                 counters_.entries_persisted += w.entries.size();
+                if constexpr (saved_aside)
+                    if (!is_empty(w.snapshot))
+                        if (auto r = saver_->finish_write(*storage_, syncs_begun_); !r)
+                            return fail(r.error(), "writing a snapshot file"), false;
                 if (auto r = raw_->persist(w, false); !r)
                     return fail(r.error(), "persisting a ready"), false;
                 snap = &w.snapshot;
@@ -471,13 +450,14 @@ private:
         if (!t) return fail(t.error(), "writing the WAL");
         std::swap(in_flight_, pending_writes_);
         sync_in_flight_ = true;
-        boost::asio::post(*sync_pool_, [s = this->shared_from_this(), t = std::move(*t)]() mutable {
+        const std::uint64_t n = ++syncs_begun_;
+        boost::asio::post(*sync_pool_, [s = this->shared_from_this(), t = std::move(*t), n]() mutable {
             const auto t0 = clock::now();
             const result<void> r = t.run();
             const auto took = clock::now() - t0;
             // The strand's handler takes the reference: this thread must never hold the last.
             auto& strand = s->strand_;
-            boost::asio::post(strand, [s = std::move(s), r, took] { s->on_synced(r, took); });
+            boost::asio::post(strand, [s = std::move(s), r, took, n] { s->on_synced(r, took, n); });
         });
     }
 
@@ -493,12 +473,15 @@ private:
         }
     }
 
-    void on_synced(result<void> r, clock::duration took) {
+    void on_synced(result<void> r, clock::duration took, std::uint64_t n) {
         counters_.record_sync(took);
         sync_in_flight_ = false;
         if (!running()) return;
         if (!r) return fail(r.error(), "syncing the WAL");
         complete_writes(in_flight_);
+        if constexpr (saved_aside)
+            if (auto rel = saver_->on_synced(*storage_, n); !rel)
+                return fail(rel.error(), "releasing older snapshots");
         run_cycles();
     }
 
@@ -666,11 +649,26 @@ private:
         if (opts_.snapshot_count == 0) return {};
         const index_t applied = raw_->raft().log().applied();
         if (applied < snap_index_ + opts_.snapshot_count) return {};
+        // Until the last one's file is written and released, the log keeps growing.
+        if constexpr (saved_aside)
+            if (!saver_->idle()) return {};
         const auto started = std::chrono::steady_clock::now();
         const buffer user = sm_.snapshot();
         const conf_state cs = raw_->raft().tracker().conf_state();
-        auto s = storage_->create_snapshot(applied, &cs, wrap_snapshot(members_, user.bytes()));
-        if (!s) return s.error();
+        if constexpr (saved_aside) {
+            auto s = storage_->begin_snapshot(applied, &cs, wrap_snapshot(members_, user.bytes()));
+            if (!s) return s.error();
+            saver_->start(*storage_, std::move(*s), [w = this->weak_from_this()] {
+                auto s = w.lock();
+                if (!s) return;
+                // The strand's handler takes the reference: this thread must never hold the last.
+                auto& strand = s->strand_;
+                boost::asio::post(strand, [s = std::move(s)] { s->on_snapshot_written(); });
+            });
+        } else {
+            auto s = storage_->create_snapshot(applied, &cs, wrap_snapshot(members_, user.bytes()));
+            if (!s) return s.error();
+        }
         snap_index_ = applied;
         if (applied > opts_.snapshot_catchup_entries) {
             const index_t to = applied - opts_.snapshot_catchup_entries;
@@ -681,6 +679,13 @@ private:
         counters_.record_snapshot(std::chrono::steady_clock::now() - started);
         RAFTPP_LOG(logger_, log_level::info, "node ", id_, ": snapshot at ", applied);
         return {};
+    }
+
+    void on_snapshot_written() {
+        if (!running()) return;
+        if (auto r = saver_->finish_write(*storage_, syncs_begun_); !r)
+            return fail(r.error(), "writing a snapshot file");
+        run_cycles();
     }
 
     void fail(std::error_code ec, const char* what) {
@@ -698,6 +703,14 @@ private:
             // A sync still running on the sync thread ends before the stop completes: nothing
             // of this node may run after its io_context could be gone.
             if constexpr (overlapped) sync_pool_->join();
+            if constexpr (saved_aside) {
+                // A file written in time gets its marker, which the final sync makes durable.
+                saver_->join();
+                if (raw_ && !failure_)
+                    if (auto r = saver_->finish_write(*storage_, syncs_begun_); !r)
+                        RAFTPP_LOG(logger_, log_level::error, "node ", id_,
+                                   ": the last snapshot file failed: ", r.error().message());
+            }
             if (raw_ && !failure_) {
                 if constexpr (has_sync<Storage>)
                     if (auto r = storage_->sync(); !r)
@@ -783,7 +796,9 @@ private:
     std::vector<storage_write> pending_writes_;
     std::vector<storage_write> in_flight_;
     bool sync_in_flight_ = false;
+    std::uint64_t syncs_begun_ = 0;
     std::optional<boost::asio::thread_pool> sync_pool_;
+    std::optional<snapshot_saver<Storage>> saver_;
 
     std::mutex inbox_mu_;
     inbox_type inbox_;

@@ -278,11 +278,17 @@ result<void> write_ahead_log<Logger>::save(const hard_state& hs, std::span<const
 
 template <logger Logger>
 result<void> write_ahead_log<Logger>::save_snapshot(const snapshot_metadata& m) {
+    if (auto r = append_snapshot_marker(m); !r) return r;
+    return sync();
+}
+
+template <logger Logger>
+result<void> write_ahead_log<Logger>::append_snapshot_marker(const snapshot_metadata& m) {
     if (!writable_) return errc::invalid_argument;
     enc_.append(record_type::snapshot, m, buf_);
     ++stats_.records;
     last_index_ = std::max(last_index_, m.index);
-    return sync();
+    return {};
 }
 
 template <logger Logger>
@@ -339,7 +345,7 @@ result<void> write_ahead_log<Logger>::release_to(index_t index) {
         if (::unlink(segments_[k].path.c_str()) != 0 && errno != ENOENT) return last_errno();
     }
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(keep));
-    return sync_directory(dir_);
+    return {};
 }
 
 }  // namespace raftpp::wal
