@@ -250,6 +250,17 @@ TEST_CASE("node: pending requests end — timed out without a quorum, stopped by
     c.node(lead).async_propose(encode_kv(testing::kv_put(1, 98)), leaderless.handler());
     CHECK(std::get<0>(get_within(leaderless.f, 5s)) == errc::no_leader);
     CHECK(c.node(lead).status().proposals_failed >= 1);
+    // A membership change too; one the member table refuses still fails at once.
+    callback_result<ec_t, cluster_members> change;
+    c.node(lead).async_propose_conf_change(
+        {member_change_type::remove, c.member_of((lead + 1) % 3)}, change.handler());
+    CHECK(std::get<0>(get_within(change.f, 5s)) == errc::no_leader);
+    member stranger;
+    stranger.id = 12345;
+    callback_result<ec_t, cluster_members> refused;
+    c.node(lead).async_propose_conf_change({member_change_type::remove, stranger},
+                                           refused.handler());
+    CHECK(std::get<0>(get_within(refused.f)) == errc::unknown_member);  // not no_leader
 
     // stop() ends what is pending, and everything after. (Without a leader now, a proposal
     // waits for one; a read too, asking again every read_retry.)
@@ -291,6 +302,21 @@ TEST_CASE("node: a proposal made while no leader is known waits for the election
     REQUIRE(c.wait_converged());
     CHECK(c.sm(alone).data().at(7) == 77);
     CHECK(c.sm(other).data().at(7) == 77);
+
+    // A membership change waits the same way (etcd's ProposeConfChange blocks too).
+    c.stop(other);
+    REQUIRE(wait_until([&] { return c.node(alone).status().leader == none; }, 5s));
+    const std::size_t n4 = c.add_slot("n4");
+    const member m4 = c.member_of(n4);
+    callback_result<ec_t, cluster_members> add;
+    c.node(alone).async_propose_conf_change({member_change_type::add_learner, m4},
+                                            add.handler());
+    CHECK(add.f.wait_for(300ms) == std::future_status::timeout);
+    c.restart(other);
+    const auto [add_ec, members] = get_within(add.f, 10s);
+    CHECK_FALSE(add_ec);
+    REQUIRE(members.find(m4.id) != nullptr);
+    CHECK(members.find(m4.id)->is_learner);
 }
 
 TEST_CASE("node: with forwarding off a follower refuses proposals with not_leader",

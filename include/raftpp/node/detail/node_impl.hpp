@@ -146,7 +146,8 @@ public:
     void submit_conf_change(member_change ch, members_handler h) {
         boost::asio::post(strand_, [s = this->shared_from_this(), ch = std::move(ch),
                                     h = std::move(h)]() mutable {
-            s->do_conf_change(std::move(ch), std::move(h));
+            s->do_conf_change(std::move(ch), std::move(h), s->deadline());
+            if (s->running()) s->run_cycles();
         });
     }
     void submit_transfer(node_id target, done_handler h) {
@@ -285,16 +286,22 @@ private:
 
     // A leader is known again: propose what waited for one.
     void release_leaderless() {
-        this->drain_leaderless([this](auto&& p, clock::time_point until) {
-            propose(std::move(p), until);
-        });
+        this->drain_leaderless(
+            [this](auto&& p, clock::time_point until) { propose(std::move(p), until); },
+            [this](member_change&& ch, members_handler&& h, clock::time_point until) {
+                do_conf_change(std::move(ch), std::move(h), until);
+            });
     }
 
-    void do_conf_change(member_change ch, members_handler h) {
+    // `until`: the request's deadline, counted from when it was submitted.
+    void do_conf_change(member_change ch, members_handler h, clock::time_point until) {
         if (!running()) return this->complete(std::move(h), stop_reason_, cluster_members{});
         conf_change cc;
         const std::error_code bad = conf_change_of(ch, members_, raw_->raft(), cc);
         if (bad) return this->complete(std::move(h), bad, cluster_members{});
+        // No leader known: it waits for one, as a proposal does (propose() above).
+        if (raw_->raft().lead() == none)
+            return this->wait_for_leader(std::move(ch), std::move(h), until);
         const std::uint64_t seq = this->next_conf_seq_++;
         const buffer m = cluster_members::encode_member(ch.m);
         cc.context = wrap_request(request_tag_conf_change, id_, seq, m.bytes());
@@ -302,8 +309,7 @@ private:
             return this->complete(std::move(h), r.error(), cluster_members{});
         const index_t at =
             raw_->raft().role() == role::leader ? raw_->raft().log().last_index() : 0;
-        this->add_conf_op(seq, std::move(h), deadline(), at);
-        run_cycles();
+        this->add_conf_op(seq, std::move(h), until, at);
     }
 
     void do_transfer(node_id target, done_handler h) {

@@ -115,11 +115,20 @@ protected:
     void wait_for_leader(proposal_request&& p, clock::time_point deadline) {
         leaderless_.push_back({std::move(p), deadline});
     }
-    bool waiting_for_leader() const noexcept { return !leaderless_.empty(); }
-    template <class Propose>
-    void drain_leaderless(Propose&& propose) {
+    // A membership change likewise (etcd's ProposeConfChange blocks as Propose does); it is
+    // checked against the member table again when a leader is known.
+    void wait_for_leader(member_change&& ch, members_handler&& h, clock::time_point deadline) {
+        leaderless_conf_.push_back({std::move(ch), std::move(h), deadline});
+    }
+    bool waiting_for_leader() const noexcept {
+        return !leaderless_.empty() || !leaderless_conf_.empty();
+    }
+    template <class Propose, class ProposeConf>
+    void drain_leaderless(Propose&& propose, ProposeConf&& propose_conf) {
         auto waiting = std::exchange(leaderless_, {});
         for (auto& w : waiting) propose(std::move(w.p), w.deadline);
+        auto conf = std::exchange(leaderless_conf_, {});
+        for (auto& w : conf) propose_conf(std::move(w.ch), std::move(w.h), w.deadline);
     }
 
     // seq is the number after the last one added (numbers are taken only by proposals that
@@ -235,6 +244,11 @@ protected:
             complete_proposal_error(std::move(leaderless_.front().p.handler), errc::no_leader);
             leaderless_.pop_front();
         }
+        while (!leaderless_conf_.empty() && leaderless_conf_.front().deadline <= now) {
+            complete(std::move(leaderless_conf_.front().h), make_error_code(errc::no_leader),
+                     cluster_members{});
+            leaderless_conf_.pop_front();
+        }
         const auto timed_out = make_error_code(errc::timed_out);
         while (!proposals_.empty() && (!proposals_.front().h || proposals_.front().deadline <= now)) {
             if (proposals_.front().h) {
@@ -288,6 +302,8 @@ protected:
         proposals_.clear();
         for (auto& w : leaderless_) complete_proposal_error(std::move(w.p.handler), ec);
         leaderless_.clear();
+        for (auto& w : leaderless_conf_) complete(std::move(w.h), ec, cluster_members{});
+        leaderless_conf_.clear();
         live_ = 0;
         by_index_.clear();
         for (auto& op : conf_ops_) complete(std::move(op.h), ec, cluster_members{});
@@ -310,6 +326,11 @@ private:
     struct leaderless_proposal {
         proposal_request p;
         clock::time_point deadline;  // in order, as they came
+    };
+    struct leaderless_conf_change {
+        member_change ch;
+        members_handler h;
+        clock::time_point deadline;
     };
     struct applied_proposal {
         propose_handler h;
@@ -392,6 +413,7 @@ private:
     request_counters counters_;
     std::deque<pending_proposal> proposals_;
     std::deque<leaderless_proposal> leaderless_;
+    std::deque<leaderless_conf_change> leaderless_conf_;
     std::uint64_t base_seq_ = 0;
     std::size_t live_ = 0;
     std::unordered_map<index_t, index_record> by_index_;
