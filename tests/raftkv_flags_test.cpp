@@ -68,13 +68,15 @@ TEST_CASE("every flag in both forms, --flag=value and --flag value", "[raftkv][f
                          "--listen-client=http://0.0.0.0:9", "--initial-cluster=a=http://127.0.0.1:1,b=http://[::1]:2,c=localhost:3",
                          "--initial-cluster-state=existing", "--initial-cluster-token=t",
                          "--snapshot-count=5", "--heartbeat-interval=50", "--election-timeout=500",
-                         "--max-request-bytes=8192", "--max-key-bytes=100", "--threads=3"});
+                         "--max-request-bytes=8192", "--max-key-bytes=100", "--threads=3",
+                         "--snapshot-catchup-entries=7"});
     auto spaced = parse({"--name", "a", "--data-dir", "d", "--listen-peer", "http://127.0.0.1:1",
                          "--listen-client", "http://0.0.0.0:9", "--initial-cluster", cluster,
                          "--initial-cluster-state", "existing", "--initial-cluster-token", "t",
                          "--snapshot-count", "5", "--heartbeat-interval", "50",
                          "--election-timeout", "500", "--max-request-bytes", "8192",
-                         "--max-key-bytes", "100", "--threads", "3"});
+                         "--max-key-bytes", "100", "--threads", "3",
+                         "--snapshot-catchup-entries", "7"});
     for (const auto* r : {&joined, &spaced}) {
         REQUIRE(r->error.empty());
         const auto& o = r->opts;
@@ -86,6 +88,7 @@ TEST_CASE("every flag in both forms, --flag=value and --flag value", "[raftkv][f
         CHECK(o.initial_cluster_state == "existing");
         CHECK(o.initial_cluster_token == "t");
         CHECK(o.snapshot_count == 5);
+        CHECK(o.snapshot_catchup_entries == 7);
         CHECK(o.heartbeat_interval_ms == 50);
         CHECK(o.election_timeout_ms == 500);
         CHECK(o.max_request_bytes == 8192);
@@ -257,7 +260,8 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
     for (const char* flag : {"--name", "--data-dir", "--listen-peer", "--listen-peer-urls",
                              "--listen-client", "--listen-client-urls", "--initial-cluster",
                              "--initial-cluster-state", "--initial-cluster-token",
-                             "--initial-cluster-id", "--snapshot-count", "--heartbeat-interval", "--election-timeout",
+                             "--initial-cluster-id", "--snapshot-count", "--snapshot-catchup-entries",
+                             "--heartbeat-interval", "--election-timeout",
                              "--max-request-bytes", "--max-key-bytes", "--threads", "--help", "-h"}) {
         CAPTURE(flag);
         auto at = text.find(std::string(" ") + flag);
@@ -268,14 +272,14 @@ TEST_CASE("usage lists every flag, its default, one line each", "[raftkv][flags]
                             "(default \"http://127.0.0.1:2380\")", "(default \"http://127.0.0.1:2379\")",
                             "(default \"<name>=<listen-peer>\")", "(default \"new\")",
                             "(default \"raftkv-cluster\")", "(default 10000)", "(default 100)",
-                            "(default 1000)", "(default 1572864)", "(default 4096)"}) {
+                            "(default 1000)", "(default 1572864)", "(default 4096)", "(default 5000)"}) {
         CAPTURE(def);
         CHECK(contains(text, def));
     }
     // Every flag line names exactly one default, except --help's.
     std::size_t lines = 0;
     for (std::size_t at = 0; (at = text.find("\n  --", at)) != std::string::npos; ++at) ++lines;
-    CHECK(lines == 15);
+    CHECK(lines == 16);
 }
 
 TEST_CASE("--initial-cluster-id takes a non-zero hexadecimal id", "[raftkv][flags]") {

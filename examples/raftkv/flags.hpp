@@ -35,6 +35,9 @@ struct options {
     std::uint64_t initial_cluster_id = 0;
     // Applied entries between two snapshots; > 0.
     std::uint64_t snapshot_count = 10000;
+    // Entries the log keeps behind a snapshot, so a follower slightly behind catches up from
+    // the log (etcd's --experimental-snapshot-catchup-entries, 5000).
+    std::uint64_t snapshot_catchup_entries = 5000;
     // The raft tick: heartbeat_tick is 1, so one tick is one heartbeat interval.
     unsigned heartbeat_interval_ms = 100;
     // At least 5 heartbeat intervals and at most 50 s (etcd's rules).
@@ -315,6 +318,12 @@ inline const std::vector<flag_spec>& flag_table() {
          [](const options& d) { return std::to_string(d.snapshot_count); },
          [](options& o, std::string_view v) {
              return parse_unsigned(v, o.snapshot_count, 1, std::numeric_limits<std::uint64_t>::max());
+         }},
+        {"--snapshot-catchup-entries", "", "N", "entries kept behind a snapshot for followers",
+         [](const options& d) { return std::to_string(d.snapshot_catchup_entries); },
+         [](options& o, std::string_view v) {
+             return parse_unsigned(v, o.snapshot_catchup_entries, 0,
+                                   std::numeric_limits<std::uint64_t>::max());
          }},
         {"--heartbeat-interval", "", "MS", "ms between leader heartbeats; the raft tick",
          [](const options& d) { return std::to_string(d.heartbeat_interval_ms); },

@@ -88,6 +88,7 @@ public:
         no.raft.election_tick = election_ticks(opts_);
         no.raft.heartbeat_tick = 1;
         no.snapshot_count = opts_.snapshot_count;
+        no.snapshot_catchup_entries = opts_.snapshot_catchup_entries;
         node_ = std::make_unique<kv_node>(io_.get_executor(), std::move(boot),
                                           raftpp::net::asio_transport(io_.get_executor(), t), kv_, no);
         self_id_ = self.id;
