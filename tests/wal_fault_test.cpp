@@ -216,6 +216,36 @@ TEST_CASE("a zero-filled tail ends the log; a half-zeroed last record is torn", 
     }
 }
 
+TEST_CASE("a segment missing before the one a replay starts at is no error (a release a crash "
+          "half undid)", "[wal][fault]") {
+    temp_dir t;
+    wal::options o;
+    o.segment_size = 4096;
+    {
+        auto w = wal::create(t / "w", md, o);
+        for (index_t i = 1; i <= 1000; i += 50) REQUIRE(w.save({1, 1, 0}, make_entries(i, i + 49, 1), true));
+        REQUIRE(w.save_snapshot({{}, 900, 1}));
+        REQUIRE(w.segments().size() >= 5);
+    }
+    auto segs = wal::list_segments(t / "w");
+    fs::remove(segs[1].path);  // released; segments 0 and 2 came back
+    {
+        auto w = wal::open(t / "w", {{}, 900, 1}, o);
+        const auto c = w.read_all();
+        REQUIRE_FALSE(c.entries.empty());
+        CHECK(c.entries.front().index == 901);
+        CHECK(c.entries.back().index == 1000);
+    }
+    // Replaying from the start crosses the gap: a lost segment.
+    try {
+        auto w = wal::open(t / "w", {}, o);
+        FAIL("opened across a missing segment");
+    } catch (const wal::wal_error& e) {
+        CHECK(e.code() == errc::corrupt_record);
+        CHECK_THAT(e.what(), Catch::Contains("missing"));
+    }
+}
+
 TEST_CASE("a missing middle segment is an error; damage in an earlier segment too",
           "[wal][fault]") {
     temp_dir t;

@@ -260,11 +260,12 @@ public:
         return value_or_throw(list_snapshots(), dir_, "list snapshot directory");
     }
 
-    // Deletes all but the newest `keep` snapshot files, and leftover <name>.snap.tmp files.
+    // Deletes all but the newest `keep` snapshot files at or below index `newest`, every file
+    // above it, and leftover <name>.snap.tmp files.
     // *.broken files are left for an operator to look at. The directory is not fsynced (as
     // etcd's purge): a file a crash brings back is older than the ones kept, and the next
     // purge takes it again.
-    result<void> purge(std::size_t keep) noexcept;
+    result<void> purge(std::size_t keep, index_t newest = no_limit) noexcept;
 
 private:
     using name_list = std::vector<std::pair<term_t, index_t>>;
@@ -392,7 +393,7 @@ std::optional<snapshot> snapshotter<Logger>::load_newest_matching(const name_lis
 }
 
 template <class Logger>
-result<void> snapshotter<Logger>::purge(std::size_t keep) noexcept {
+result<void> snapshotter<Logger>::purge(std::size_t keep, index_t newest) noexcept {
     try {
         auto snaps = list_snapshots();
         if (!snaps) return snaps.error();
@@ -403,8 +404,9 @@ result<void> snapshotter<Logger>::purge(std::size_t keep) noexcept {
         });
         if (!tmps) return tmps.error();
         std::vector<std::filesystem::path> doomed;
-        for (std::size_t i = keep; i < snaps->size(); ++i)
-            doomed.push_back(path_of((*snaps)[i].first, (*snaps)[i].second));
+        std::size_t kept = 0;
+        for (const auto& [term, index] : *snaps)  // newest first
+            if (index > newest || ++kept > keep) doomed.push_back(path_of(term, index));
         for (const auto& t : *tmps) doomed.push_back(dir_ / t);
         if (doomed.empty()) return {};
         for (const auto& p : doomed)

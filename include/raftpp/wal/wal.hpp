@@ -169,6 +169,15 @@ private:
     };
 
     void lock_directory(const std::filesystem::path& dir);
+    // The last segment starting at or before index: it holds the entries after a snapshot
+    // at index (later segments start after it, earlier ones end before it: a name carries
+    // the next index at cut time, and an overwrite only writes lower indexes into later
+    // segments). nullopt when every segment starts after index.
+    std::optional<std::size_t> first_segment_for(index_t index) const noexcept {
+        for (std::size_t k = segments_.size(); k-- > 0;)
+            if (segments_[k].first_index <= index) return k;
+        return std::nullopt;
+    }
     // Creates a segment file at path (preallocated) holding a segment's head: a crc record,
     // the metadata, then the hard state and the snapshot marker when given; synced. Leaves
     // tail_offset_ after the head.

@@ -155,18 +155,7 @@ public:
     }
     // Older snapshot files beyond snapshots_to_keep removed, and the WAL segments that no
     // kept snapshot needs.
-    result<void> release_snapshots() {
-        if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1)); !r) return r;
-        // The WAL keeps what the oldest kept snapshot needs to restart from it.
-        std::optional<index_t> oldest;
-        try {
-            for (const auto& [term, index] : snap_.list())
-                oldest = std::min(oldest.value_or(index), index);
-        } catch (const wal::wal_error& e) {
-            return e.code();
-        }
-        return oldest ? wal_.release_to(*oldest) : result<void>{};
-    }
+    result<void> release_snapshots() { return release_through(mem_.snapshot()->metadata.index); }
 
     // Drops entries before compact_index from memory (the WAL already let go of what no kept
     // snapshot needs).
@@ -194,7 +183,25 @@ private:
     result<void> save_snapshot(const raftpp::snapshot& s) {
         if (auto r = snap_.save(s); !r) return r;
         if (auto r = wal_.save_snapshot(s.metadata); !r) return r;
-        return release_snapshots();
+        return release_through(s.metadata.index);
+    }
+
+    // newest: the snapshot in use, its marker durable. A file above it has no durable
+    // marker (a crash came between the file and its marker's sync, and the restart fell
+    // back): it goes too, or it would take a kept place, and the WAL would be released up
+    // to it, leaving nothing a restart can use.
+    result<void> release_through(index_t newest) {
+        if (auto r = snap_.purge(std::max<std::size_t>(opts_.snapshots_to_keep, 1), newest); !r)
+            return r;
+        // The WAL keeps what the oldest kept snapshot needs to restart from it.
+        std::optional<index_t> oldest;
+        try {
+            for (const auto& [term, index] : snap_.list())
+                oldest = std::min(oldest.value_or(index), index);
+        } catch (const wal::wal_error& e) {
+            return e.code();
+        }
+        return oldest ? wal_.release_to(*oldest) : result<void>{};
     }
 
     std::filesystem::path dir_;

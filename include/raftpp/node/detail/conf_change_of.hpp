@@ -25,10 +25,12 @@ bool learner_ready(const Raft& r, node_id learner_id) {
 }
 
 // Sets cc's type and node and completes ch.m (the whole member for promote and remove), or
-// returns why the change is refused.
+// returns why the change is refused. check_learner: whether a promote must pass
+// learner_ready (not for one that waited for a leader: a leader elected this very cycle knows
+// nobody's progress yet, and would refuse every promote).
 template <class Raft>
 std::error_code conf_change_of(member_change& ch, const cluster_members& members,
-                               const Raft& r, conf_change& cc) {
+                               const Raft& r, conf_change& cc, bool check_learner = true) {
     cc.node = ch.m.id;
     const member* known = members.find(ch.m.id);
     switch (ch.type) {
@@ -44,7 +46,8 @@ std::error_code conf_change_of(member_change& ch, const cluster_members& members
         cc.type = conf_change_type::add_node;
         if (known == nullptr) return make_error_code(errc::unknown_member);
         if (!known->is_learner) return make_error_code(errc::invalid_argument);
-        if (!learner_ready(r, ch.m.id)) return make_error_code(errc::learner_not_ready);
+        if (check_learner && !learner_ready(r, ch.m.id))
+            return make_error_code(errc::learner_not_ready);
         ch.m = *known;
         ch.m.is_learner = false;
         return {};

@@ -289,15 +289,17 @@ private:
         this->drain_leaderless(
             [this](auto&& p, clock::time_point until) { propose(std::move(p), until); },
             [this](member_change&& ch, members_handler&& h, clock::time_point until) {
-                do_conf_change(std::move(ch), std::move(h), until);
+                do_conf_change(std::move(ch), std::move(h), until, true);
             });
     }
 
-    // `until`: the request's deadline, counted from when it was submitted.
-    void do_conf_change(member_change ch, members_handler h, clock::time_point until) {
+    // `until`: the request's deadline, counted from when it was submitted; waited: released
+    // after waiting for a leader (no learner check then, see conf_change_of).
+    void do_conf_change(member_change ch, members_handler h, clock::time_point until,
+                        bool waited = false) {
         if (!running()) return this->complete(std::move(h), stop_reason_, cluster_members{});
         conf_change cc;
-        const std::error_code bad = conf_change_of(ch, members_, raw_->raft(), cc);
+        const std::error_code bad = conf_change_of(ch, members_, raw_->raft(), cc, !waited);
         if (bad) return this->complete(std::move(h), bad, cluster_members{});
         // No leader known: it waits for one, as a proposal does (propose() above).
         if (raw_->raft().lead() == none)

@@ -125,9 +125,10 @@ protected:
     }
     template <class Propose, class ProposeConf>
     void drain_leaderless(Propose&& propose, ProposeConf&& propose_conf) {
+        // Both taken first: a proposal made meanwhile must not see these still waiting.
         auto waiting = std::exchange(leaderless_, {});
-        for (auto& w : waiting) propose(std::move(w.p), w.deadline);
         auto conf = std::exchange(leaderless_conf_, {});
+        for (auto& w : waiting) propose(std::move(w.p), w.deadline);
         for (auto& w : conf) propose_conf(std::move(w.ch), std::move(w.h), w.deadline);
     }
 

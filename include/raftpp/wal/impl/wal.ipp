@@ -59,6 +59,9 @@ write_ahead_log<Logger> write_ahead_log<Logger>::open(const std::filesystem::pat
                                                       Logger logger) {
     write_ahead_log w(dir, opts, std::move(logger));
     w.segments_ = list_segments(dir);  // first: a missing directory is errc::wal_not_found
+    // A gap from the segment a replay starts at on is a lost segment (etcd checks the same
+    // range); one before it, segments a crash half brought back after their release.
+    check_no_gap(w.segments_, w.first_segment_for(at.index).value_or(0), dir);
     w.lock_directory(dir);
     w.start_ = at;
     return w;
@@ -67,16 +70,7 @@ write_ahead_log<Logger> write_ahead_log<Logger>::open(const std::filesystem::pat
 template <logger Logger>
 contents write_ahead_log<Logger>::read_all() {
     if (writable_) throw wal_error(errc::invalid_argument, dir_, "read_all() after writing");
-    // The last segment starting at or before the snapshot holds the entries after it: later
-    // segments start after it, earlier ones end before it (a name carries the next index at
-    // cut time, and an overwrite only writes lower indexes into later segments).
-    std::size_t first = segments_.size();
-    for (std::size_t k = segments_.size(); k-- > 0;) {
-        if (segments_[k].first_index <= start_.index) {
-            first = k;
-            break;
-        }
-    }
+    const std::size_t first = first_segment_for(start_.index).value_or(segments_.size());
     if (first == segments_.size())
         throw wal_error(errc::wal_not_found, dir_,
                         "no segment holds index " + std::to_string(start_.index) +
