@@ -18,7 +18,6 @@
 #include <random>
 #include <string>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,7 +25,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -41,6 +39,7 @@
 #include <raftpp/node/detail/envelope.hpp>
 #include <raftpp/node/detail/node_counters.hpp>
 #include <raftpp/node/detail/node_requests.hpp>
+#include <raftpp/node/detail/peer_table.hpp>
 #include <raftpp/node/detail/snapshot_saver.hpp>
 #include <raftpp/node/member_boot.hpp>
 #include <raftpp/node/options.hpp>
@@ -76,6 +75,7 @@ public:
         : requests(ex, boot.id), strand_(boost::asio::make_strand(ex)), opts_(opts),
           logger_(std::move(logger)), id_(boot.id), cluster_id_(boot.cluster_id),
           transport_(std::move(transport)), sm_(sm), members_(std::move(boot.members)),
+          peers_(transport_, id_, logger_),
           ticker_(strand_) {
         if (id_ == none) throw std::system_error(make_error_code(errc::invalid_config),
                                                  "raftpp::node: the member id is none");
@@ -211,7 +211,7 @@ private:
     void do_start() {
         if (state_ != state::created) return;
         state_ = state::running;
-        for (const member& m : members_.members()) dial(m);
+        peers_.dial_all(members_);
         next_tick_ = clock::now();
         arm_ticker();
         {
@@ -352,7 +352,7 @@ private:
             raw_->tick();
             ++ticks_;
         }
-        retire_peers();
+        peers_.retire_due(ticks_, members_);
         count_drops();
         this->expire(now);
         this->retry_reads(*raw_, now, opts_.read_retry);
@@ -553,7 +553,7 @@ private:
             m.id = id;
             m.is_learner = t == conf_change_type::add_learner_node;
             if (!members_.update(m)) members_.add(m);
-            dial(m);
+            peers_.dial(m);
             break;
         }
         case conf_change_type::remove_node:
@@ -566,27 +566,16 @@ private:
                 this->fail_all(make_error_code(errc::member_removed));
             } else {
                 // Not at once: the last heartbeat (tell_removed) is still queued for it.
-                retiring_.push_back({id, ticks_ + 2 * opts_.raft.election_tick});
+                peers_.retire(id, ticks_ + 2 * opts_.raft.election_tick);
             }
             break;
         case conf_change_type::update_node:
             if (info && info->id == id) {
                 members_.update(*info);
-                dial(*info);
+                peers_.dial(*info);
             }
             break;
         }
-    }
-
-    // Removed members leave the transport's peer table once their grace has passed, unless
-    // they were added back meanwhile.
-    void retire_peers() {
-        std::erase_if(retiring_, [&](const std::pair<node_id, std::uint64_t>& r) {
-            if (r.second > ticks_) return false;
-            if (members_.find(r.first) == nullptr && dialed_.erase(r.first) != 0)
-                (void)transport_.remove_peer(r.first);
-            return true;
-        });
     }
 
     // Once the leader drops a member's progress it sends that member nothing more, so the
@@ -607,29 +596,6 @@ private:
         raw_->transport().send(std::move(m));
     }
 
-    // Adds the member to the transport's peer table, or moves it to its new address.
-    void dial(const member& m) {
-        if (m.id == id_ || m.peer_urls.empty()) return;
-        typename Transport::endpoint_type ep;
-        try {
-            const peer_address a = parse_peer_url(m.peer_urls.front());
-            boost::system::error_code ec;
-            auto addr = boost::asio::ip::make_address(a.host == "localhost" ? "127.0.0.1" : a.host, ec);
-            if (ec) throw std::system_error(make_error_code(errc::invalid_config), a.host);
-            ep = {addr, a.port};
-        } catch (const std::system_error& e) {
-            RAFTPP_LOG(logger_, log_level::error, "node ", id_, ": cannot dial member ", m.id,
-                       ": ", e.what());
-            return;
-        }
-        auto it = dialed_.find(m.id);
-        if (it == dialed_.end()) {
-            if (transport_.add_peer(m.id, ep)) dialed_.emplace(m.id, ep);
-        } else if (it->second != ep) {
-            if (transport_.update_peer(m.id, ep)) it->second = ep;
-        }
-    }
-
     // The member table and the state machine from a snapshot this node wrote (on this member
     // or on the leader that sent it).
     result<void> restore_from(const snapshot& snap) {
@@ -637,17 +603,7 @@ private:
         if (!v) return v.error();
         if (auto r = restore_state(sm_, v->user); !r) return r;
         members_ = std::move(v->members);
-        if (state_ == state::running) {
-            for (auto it = dialed_.begin(); it != dialed_.end();) {
-                if (members_.find(it->first) == nullptr) {
-                    (void)transport_.remove_peer(it->first);
-                    it = dialed_.erase(it);
-                } else {
-                    ++it;
-                }
-            }
-            for (const member& m : members_.members()) dial(m);
-        }
+        if (state_ == state::running) peers_.reset_to(members_);
         snap_index_ = snap.metadata.index;
         ++counters_.snapshots_restored;
         return {};
@@ -786,6 +742,7 @@ private:
     Transport transport_;
     SM& sm_;
     cluster_members members_;
+    peer_table<Transport, Logger> peers_;
     std::optional<Storage> storage_;
     std::optional<raw_type> raw_;
     boost::asio::steady_timer ticker_;
@@ -796,10 +753,8 @@ private:
     bool removed_ = false;
     int ticks_since_removed_ = 0;
     std::uint64_t ticks_ = 0;
-    std::vector<std::pair<node_id, std::uint64_t>> retiring_;  // (member, tick to drop it)
     index_t snap_index_ = 0;
     detail::node_counters counters_;
-    std::unordered_map<node_id, typename Transport::endpoint_type> dialed_;
     // Overlapped writes: persisted, waiting for a sync; being synced.
     std::vector<storage_write> pending_writes_;
     std::vector<storage_write> in_flight_;
