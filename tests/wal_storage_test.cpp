@@ -273,6 +273,7 @@ TEST_CASE("a snapshot saved in steps counts once a sync after its marker returne
         const auto records = st.log_file().stats().records;
         REQUIRE(st.mark_snapshot(mine->metadata));
         CHECK(st.log_file().stats().records == records);
+        CHECK_FALSE(fs::exists(t / "data" / "snap" / wal::detail::snapshot_file_name(1, 1300)));
     }
     auto st = wal_storage<>::open(t / "data", {1, 1}, one_kept);
     CHECK(st.snapshot()->metadata.index == 2000);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -27,11 +28,14 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include <raftpp/concepts.hpp>
 #include <raftpp/error.hpp>
 #include <raftpp/logger.hpp>
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/types.hpp>
+#include <raftpp/wal/file.hpp>
 #include <raftpp/wal/snapshotter.hpp>
 #include <raftpp/wal/wal.hpp>
 #include <raftpp/wal/wal_error.hpp>
@@ -138,8 +142,8 @@ public:
     // own thread (raftpp::node does; etcd saves its snapshots off the apply loop too):
     //   1. begin_snapshot(i, cs, data): the snapshot in memory, served to followers at once;
     //   2. write_snapshot_file(s), on any one other thread: the file, durable;
-    //   3. mark_snapshot(s.metadata): the WAL's marker, into the WAL's buffer (nothing when a
-    //      newer snapshot has come in since step 1);
+    //   3. mark_snapshot(s.metadata): the WAL's marker, into the WAL's buffer (when a newer
+    //      snapshot has come in since step 1: no marker, and the file is removed);
     //   4. release_snapshots(), once a sync() or prepare_sync() ticket begun after step 3 has
     //      returned: older files and WAL segments let go.
     // Steps 1, 3 and 4 run on the owner's thread. While step 2 runs, the owner calls none of
@@ -150,7 +154,12 @@ public:
     }
     result<void> write_snapshot_file(const raftpp::snapshot& s) noexcept { return snap_.save(s); }
     result<void> mark_snapshot(const snapshot_metadata& m) {
-        if (m.index < mem_.snapshot()->metadata.index) return {};
+        if (m.index < mem_.snapshot()->metadata.index) {
+            // Overtaken: never marked, the file would only take a kept place.
+            const auto p = snap_.dir() / wal::detail::snapshot_file_name(m.term, m.index);
+            if (::unlink(p.c_str()) != 0 && errno != ENOENT) return wal::last_errno();
+            return {};
+        }
         return wal_.append_snapshot_marker(m);
     }
     // Older snapshot files beyond snapshots_to_keep removed, and the WAL segments that no
