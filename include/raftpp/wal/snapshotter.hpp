@@ -267,6 +267,12 @@ public:
     // purge takes it again.
     result<void> purge(std::size_t keep, index_t newest = no_limit) noexcept;
 
+    // Deletes the snapshot file at (term, index), if there is one.
+    result<void> remove(term_t term, index_t index) noexcept {
+        if (::unlink(path_of(term, index).c_str()) != 0 && errno != ENOENT) return last_errno();
+        return {};
+    }
+
 private:
     using name_list = std::vector<std::pair<term_t, index_t>>;
 

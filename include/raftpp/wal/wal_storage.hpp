@@ -18,7 +18,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -28,14 +27,11 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
 #include <raftpp/concepts.hpp>
 #include <raftpp/error.hpp>
 #include <raftpp/logger.hpp>
 #include <raftpp/memory_storage.hpp>
 #include <raftpp/types.hpp>
-#include <raftpp/wal/file.hpp>
 #include <raftpp/wal/snapshotter.hpp>
 #include <raftpp/wal/wal.hpp>
 #include <raftpp/wal/wal_error.hpp>
@@ -154,12 +150,8 @@ public:
     }
     result<void> write_snapshot_file(const raftpp::snapshot& s) noexcept { return snap_.save(s); }
     result<void> mark_snapshot(const snapshot_metadata& m) {
-        if (m.index < mem_.snapshot()->metadata.index) {
-            // Overtaken: never marked, the file would only take a kept place.
-            const auto p = snap_.dir() / wal::detail::snapshot_file_name(m.term, m.index);
-            if (::unlink(p.c_str()) != 0 && errno != ENOENT) return wal::last_errno();
-            return {};
-        }
+        // Overtaken: never marked, the file would only take a kept place.
+        if (m.index < mem_.snapshot()->metadata.index) return snap_.remove(m.term, m.index);
         return wal_.append_snapshot_marker(m);
     }
     // Older snapshot files beyond snapshots_to_keep removed, and the WAL segments that no

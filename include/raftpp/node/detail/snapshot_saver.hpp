@@ -45,7 +45,6 @@ public:
     ~snapshot_saver() { pool_.join(); }
 
     bool idle() const noexcept { return stage_ == stage::idle; }
-    bool writing() const noexcept { return stage_ == stage::writing; }
 
     // Writes s's file on the saver's thread, then calls written() there: it must post to the
     // strand, which then calls finish_write().
